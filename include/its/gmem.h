@@ -1,0 +1,96 @@
+/* Guest-physical memory map of a snapshot: "give me guest bytes at GPA X".
+ *
+ * A gmem is a sorted set of regions (ELF PT_LOADs, stream RAM blocks, a raw
+ * image). A region is either one extent backed by a contiguous file range, or
+ * a per-page index (8 bytes a page) for streams whose pages are scattered.
+ * Memory that no region covers is not guest RAM: KVM's read of it fails with
+ * EFAULT. Memory inside a region that the snapshot does not hold is ABSENT:
+ * reported as such, never silently as zeros. */
+#ifndef ITS_GMEM_H
+#define ITS_GMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "its/err.h"
+
+enum gmem_kind {
+	GMEM_FILE_BYTES,	/* bytes are in the file */
+	GMEM_ZERO,		/* the snapshot says: all bytes equal (normally 0) */
+	GMEM_ABSENT,		/* guest RAM, but the snapshot does not hold it */
+	GMEM_NOT_RAM,		/* no region covers it */
+};
+
+/* Per-page index entries of a GMEM_REGION_PAGES region. */
+#define GMEM_PAGE_ABSENT	0ULL
+#define GMEM_PAGE_ZERO		(1ULL << 63)	/* low 8 bits: fill byte */
+#define GMEM_PAGE_IS_ZERO(e)	(((e) & GMEM_PAGE_ZERO) != 0)
+#define GMEM_PAGE_FILL(e)	((uint8_t)((e) & 0xff))
+
+enum gmem_region_type {
+	GMEM_REGION_EXTENT,	/* [0, file_len) at file_off; the rest ABSENT */
+	GMEM_REGION_PAGES,	/* pages[i]: file offset, GMEM_PAGE_ZERO|fill or ABSENT */
+};
+
+struct gmem_region {
+	char name[64];
+	uint64_t gpa, size;
+	enum gmem_region_type type;
+	uint64_t file_off, file_len;	/* EXTENT */
+	unsigned page_shift;		/* PAGES */
+	uint64_t nr_pages;
+	uint64_t *pages;
+};
+
+enum gmem_read_flags {
+	GMEM_ZERO_ABSENT = 1 << 0,	/* read ABSENT bytes as zeros (QEMU's
+					 * destination RAM starts zeroed) */
+};
+
+struct gmem;
+
+int gmem_new(struct gmem **out, const char *path, int fd, struct its_err *err);
+void gmem_free(struct gmem *g);
+
+/* Add a region backed by one file range: file_len bytes at file_off hold the
+ * first file_len bytes of the region, the rest of it is ABSENT. */
+int gmem_add_extent(struct gmem *g, const char *name, uint64_t gpa,
+		    uint64_t size, uint64_t file_off, uint64_t file_len,
+		    struct its_err *err);
+
+/* Add a page-indexed region; *pages (all GMEM_PAGE_ABSENT) is owned by g and
+ * filled in by the caller. size must be a multiple of the page size. */
+int gmem_add_pages(struct gmem *g, const char *name, uint64_t gpa,
+		   uint64_t size, unsigned page_shift, uint64_t **pages,
+		   struct its_err *err);
+
+/* Move a region (a stream's RAMBlock gets its GPA once it is known). */
+int gmem_set_gpa(struct gmem *g, size_t index, uint64_t gpa,
+		 struct its_err *err);
+
+/* Sort by GPA and refuse overlapping regions. Call once after adding. */
+int gmem_seal(struct gmem *g, struct its_err *err);
+
+size_t gmem_nr_regions(const struct gmem *g);
+const struct gmem_region *gmem_region_at(const struct gmem *g, size_t i);
+const char *gmem_path(const struct gmem *g);
+
+/* What is at gpa, and how many bytes from gpa on share that answer (at least
+ * 1; runs are cut at page and region boundaries, never longer than max). */
+enum gmem_kind gmem_span(const struct gmem *g, uint64_t gpa, uint64_t max,
+			 uint64_t *run);
+
+/* Read len bytes at gpa. -EFAULT if any byte is not guest RAM, -ENODATA if
+ * any byte is ABSENT (unless GMEM_ZERO_ABSENT), -EIO for file errors. */
+int gmem_read(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
+	      unsigned flags, struct its_err *err);
+
+/* File offset of the byte at gpa, for in-place writes; -ENOENT when the
+ * byte has no file copy (ZERO or ABSENT), -EFAULT when not guest RAM. */
+int gmem_locate(const struct gmem *g, uint64_t gpa, uint64_t *file_off,
+		struct its_err *err);
+
+const char *gmem_kind_name(enum gmem_kind k);
+
+#endif

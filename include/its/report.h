@@ -1,0 +1,38 @@
+/* What its-dump shows, built once through the emitter (text or JSON). */
+#ifndef ITS_REPORT_H
+#define ITS_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "its/out.h"
+#include "its/snapshot.h"
+#include "its/walk.h"
+
+#define REPORT_FORMAT_VERSION 1
+
+struct dump_opts {
+	bool all;			/* also non-zero invalid entries */
+	const uint32_t *devices;	/* --device filter, NULL: all */
+	size_t nr_devices;
+	const char *regs_source;	/* where registers came from, for the report */
+};
+
+struct dump_summary {
+	size_t collections, devices, events;	/* valid entries shown */
+	size_t hidden;				/* non-zero invalid entries not shown */
+	size_t flagged;				/* entries with an anomaly flag */
+	size_t unreadable;			/* holes in the tables */
+};
+
+/* Emit the whole its-dump document; fills sum (which decides the exit status). */
+void report_dump(struct out *o, const struct snapshot *s,
+		 const struct its_image *img, const struct dump_opts *opts,
+		 struct dump_summary *sum);
+
+/* Emit the register block of one ITS: "registers" (values, the shape
+ * --its-regs reads back) then "fields" (every named field). */
+void report_its_registers(struct out *o, const struct its_image_its *its);
+
+#endif

@@ -1,0 +1,134 @@
+/* The ITS as data: every table reachable from the registers, read through
+ * gmem into an its_image, with every entry's GPA, raw value and fields.
+ * Invalid and unreachable entries are kept (the checker needs them); all-zero
+ * slots are counted, not stored. No bound from the file is trusted: table
+ * sizes are clamped to what the architecture allows, and every read is
+ * checked; what cannot be read is recorded as a hole. */
+#ifndef ITS_WALK_H
+#define ITS_WALK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "its/err.h"
+#include "its/gmem.h"
+#include "its/layout.h"
+#include "its/regset.h"
+
+/* Walk limits (named so that a clamped walk can say which limit it hit). */
+#define ITS_WALK_MAX_EVENT_BITS	16	/* EventIDs are 16 bits (GITS_TYPER.IDbits) */
+#define ITS_WALK_MAX_L2_PAGES	4096	/* L2 pages read per device table */
+
+enum its_entry_flag {
+	ITS_F_NEXT_OUT_OF_RANGE	 = 1u << 0,	/* next jumps past its table, L2 page or ITT */
+	ITS_F_NEXT_LANDS_INVALID = 1u << 1,	/* next lands on a slot with no valid entry */
+	ITS_F_AFTER_TERMINATOR	 = 1u << 2,	/* valid CTE after the list's terminator */
+	ITS_F_SIZE_CLAMPED	 = 1u << 3,	/* DTE Size > 15: ITT walked for 2^16 events only */
+	ITS_F_ITT_UNREADABLE	 = 1u << 4,	/* part of the ITT is absent or not RAM */
+	ITS_F_L2_UNREADABLE	 = 1u << 5,	/* part of the L2 page is absent or not RAM */
+	ITS_F_L2_NOT_WALKED	 = 1u << 6,	/* over ITS_WALK_MAX_L2_PAGES */
+};
+#define ITS_F_ANOMALY (ITS_F_NEXT_OUT_OF_RANGE | ITS_F_NEXT_LANDS_INVALID | \
+		       ITS_F_AFTER_TERMINATOR | ITS_F_SIZE_CLAMPED | \
+		       ITS_F_ITT_UNREADABLE | ITS_F_L2_UNREADABLE | \
+		       ITS_F_L2_NOT_WALKED)
+
+/* Names for the flags, in bit order ("next_out_of_range", ...). */
+const char *its_flag_name(unsigned bit);
+
+enum its_table_kind {
+	ITS_TABLE_COLLECTIONS,
+	ITS_TABLE_DEVICES,	/* flat table or L1 table */
+	ITS_TABLE_L2,
+	ITS_TABLE_ITT,
+};
+const char *its_table_name(enum its_table_kind t);
+
+struct its_cte_rec {
+	uint32_t slot;
+	uint64_t gpa;
+	struct its_cte e;
+	unsigned flags;
+};
+
+struct its_ite_rec {
+	uint32_t event_id;
+	uint64_t gpa;
+	struct its_ite e;
+	unsigned flags;
+};
+
+struct its_dev_rec {
+	uint32_t device_id;
+	uint64_t gpa;
+	struct its_dte e;
+	unsigned flags;
+	unsigned event_bits;		/* EventID bits walked (clamped) */
+	struct its_ite_rec *events;	/* non-zero ITEs, by EventID */
+	size_t nr_events;
+};
+
+struct its_l1_rec {
+	uint32_t index;
+	uint64_t gpa;
+	struct its_l1e e;
+	unsigned flags;
+};
+
+/* A range of a table the snapshot cannot give (GMEM_ABSENT or GMEM_NOT_RAM). */
+struct its_hole {
+	enum its_table_kind table;
+	uint32_t id;			/* DeviceID for an ITT, L1 index for L2 */
+	uint64_t gpa, len;
+	enum gmem_kind kind;
+};
+
+struct its_table_info {
+	bool valid;			/* BASER (or CBASER) Valid */
+	bool indirect;
+	uint64_t gpa;
+	uint64_t bytes;
+	uint64_t slots;			/* entries (L1 entries when indirect) */
+};
+
+struct its_image_its {
+	unsigned index;
+	struct its_regs_raw regs;
+	const struct its_layout *layout;
+	char layout_why[160];
+	struct its_table_info ct, dt;
+	uint32_t ct_terminator;		/* KVM: first slot without a valid CTE */
+	struct its_cte_rec *ctes;
+	size_t nr_ctes;
+	struct its_l1_rec *l1;
+	size_t nr_l1;
+	struct its_dev_rec *devs;
+	size_t nr_devs;
+	struct its_hole *holes;
+	size_t nr_holes;
+};
+
+struct its_image {
+	struct its_image_its *its;
+	size_t nr_its;
+	struct gicr_regs_raw *rd;
+	size_t nr_rd;
+};
+
+struct its_walk_opts {
+	const struct its_layout *layout;	/* NULL: detect */
+};
+
+int its_walk(const struct gmem *g, const struct its_regset *regs,
+	     const struct its_walk_opts *opts, struct its_image **out,
+	     struct its_err *err);
+void its_image_free(struct its_image *img);
+
+/* Lookups in a walked image (binary search; NULL when absent). */
+const struct its_dev_rec *its_image_device(const struct its_image_its *its,
+					   uint32_t device_id);
+const struct its_ite_rec *its_dev_event(const struct its_dev_rec *d,
+					uint32_t event_id);
+
+#endif

@@ -1,0 +1,558 @@
+#include "its/walk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "its/bits.h"
+#include "its/regs.h"
+
+#define WALK_CHUNK 65536
+
+struct walker {
+	const struct gmem *g;
+	struct its_image_its *its;
+	const struct its_layout *L;
+	struct its_err *err;
+	uint8_t *buf;			/* WALK_CHUNK bytes */
+	struct its_dev_rec *cur_dev;	/* ITT being walked */
+	uint32_t id_base;		/* first DeviceID of the L2 page */
+};
+
+typedef int (*entry_fn)(struct walker *w, uint64_t idx, uint64_t gpa,
+			const uint8_t *raw);
+
+static const char *const flag_names[] = {
+	"next_out_of_range", "next_lands_invalid", "after_terminator",
+	"size_clamped", "itt_unreadable", "l2_unreadable", "l2_not_walked",
+};
+
+const char *its_flag_name(unsigned bit)
+{
+	return bit < sizeof(flag_names) / sizeof(flag_names[0]) ?
+	       flag_names[bit] : "?";
+}
+
+const char *its_table_name(enum its_table_kind t)
+{
+	switch (t) {
+	case ITS_TABLE_COLLECTIONS: return "collection_table";
+	case ITS_TABLE_DEVICES: return "device_table";
+	case ITS_TABLE_L2: return "l2_page";
+	case ITS_TABLE_ITT: return "itt";
+	}
+	return "?";
+}
+
+/* Grow *arr (of *nr elements of size sz) by one zeroed element. */
+static void *push(void *arr_p, size_t *nr, size_t sz, struct walker *w)
+{
+	void **arr = arr_p;
+	size_t n = *nr;
+
+	/* capacity doubles at powers of two */
+	if ((n & (n - 1)) == 0) {
+		size_t cap = n ? n * 2 : 1;
+		void *p = realloc(*arr, cap * sz);
+
+		if (!p) {
+			its_err_set(w->err, -ENOMEM, gmem_path(w->g),
+				    ITS_ERR_NO_OFFSET, "out of memory");
+			return NULL;
+		}
+		*arr = p;
+	}
+	memset((char *)*arr + n * sz, 0, sz);
+	(*nr)++;
+	return (char *)*arr + n * sz;
+}
+
+static int add_hole(struct walker *w, enum its_table_kind t, uint32_t id,
+		    uint64_t gpa, uint64_t len, enum gmem_kind kind)
+{
+	struct its_image_its *its = w->its;
+	struct its_hole *h;
+
+	if (its->nr_holes) {
+		h = &its->holes[its->nr_holes - 1];
+		if (h->table == t && h->id == id && h->kind == kind &&
+		    h->gpa + h->len == gpa) {
+			h->len += len;
+			return 0;
+		}
+	}
+	h = push(&its->holes, &its->nr_holes, sizeof(*h), w);
+	if (!h)
+		return -ENOMEM;
+	h->table = t;
+	h->id = id;
+	h->gpa = gpa;
+	h->len = len;
+	h->kind = kind;
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Visit every non-zero entry among n entries of esz bytes at base. Ranges
+ * the snapshot cannot give become holes and set *unreadable. */
+static int scan(struct walker *w, enum its_table_kind t, uint32_t id,
+		uint64_t base, uint64_t n, unsigned esz, entry_fn fn,
+		bool *unreadable)
+{
+	uint64_t i = 0, end;
+
+	/* entries past the top of the address space do not exist */
+	if (its_add_overflows(base, n * esz, &end))
+		n = (UINT64_MAX - base) / esz;
+	while (i < n) {
+		uint64_t gpa = base + i * esz, run, cnt;
+		enum gmem_kind k = gmem_span(w->g, gpa, (n - i) * esz, &run);
+		int rc;
+
+		if (k == GMEM_NOT_RAM || k == GMEM_ABSENT) {
+			/* every entry that starts in the run is unreadable */
+			cnt = (run + esz - 1) / esz;
+			if (cnt > n - i)
+				cnt = n - i;
+			rc = add_hole(w, t, id, gpa, cnt * esz, k);
+			if (rc < 0)
+				return rc;
+			*unreadable = true;
+			i += cnt;
+			continue;
+		}
+		cnt = run / esz;
+		if (cnt == 0) {
+			/* an entry straddling a page or region boundary */
+			uint8_t e[ITS_MAX_ENTRY_SIZE];
+
+			rc = gmem_read(w->g, gpa, e, esz, 0, w->err);
+			if (rc == -EFAULT || rc == -ENODATA) {
+				rc = add_hole(w, t, id, gpa, esz,
+					      rc == -EFAULT ? GMEM_NOT_RAM :
+							      GMEM_ABSENT);
+				if (rc < 0)
+					return rc;
+				*unreadable = true;
+			} else if (rc < 0) {
+				return rc;
+			} else if (!all_zero(e, esz)) {
+				rc = fn(w, i, gpa, e);
+				if (rc < 0)
+					return rc;
+			}
+			i++;
+			continue;
+		}
+		if (k == GMEM_ZERO) {
+			uint8_t e[ITS_MAX_ENTRY_SIZE];
+
+			/* zero pages: skip unless the fill byte is not 0 */
+			rc = gmem_read(w->g, gpa, e, esz, 0, w->err);
+			if (rc < 0)
+				return rc;
+			if (all_zero(e, esz)) {
+				i += cnt;
+				continue;
+			}
+		}
+		while (cnt) {
+			uint64_t c = cnt < WALK_CHUNK / esz ? cnt : WALK_CHUNK / esz;
+
+			rc = gmem_read(w->g, base + i * esz, w->buf,
+				       (size_t)(c * esz), 0, w->err);
+			if (rc < 0)
+				return rc;
+			for (uint64_t j = 0; j < c; j++) {
+				const uint8_t *e = w->buf + j * esz;
+
+				if (all_zero(e, esz))
+					continue;
+				rc = fn(w, i + j, base + (i + j) * esz, e);
+				if (rc < 0)
+					return rc;
+			}
+			i += c;
+			cnt -= c;
+		}
+	}
+	return 0;
+}
+
+static int cte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
+		  const uint8_t *raw)
+{
+	struct its_cte_rec *r = push(&w->its->ctes, &w->its->nr_ctes,
+				     sizeof(*r), w);
+
+	if (!r)
+		return -ENOMEM;
+	r->slot = (uint32_t)idx;
+	r->gpa = gpa;
+	w->L->decode_cte(raw, &r->e);
+	return 0;
+}
+
+static int l1_fn(struct walker *w, uint64_t idx, uint64_t gpa,
+		 const uint8_t *raw)
+{
+	struct its_l1_rec *r = push(&w->its->l1, &w->its->nr_l1, sizeof(*r), w);
+
+	if (!r)
+		return -ENOMEM;
+	r->index = (uint32_t)idx;
+	r->gpa = gpa;
+	/* the level-1 entry is architectural: the same for every layout */
+	kvm_l1e_decode(raw, &r->e);
+	return 0;
+}
+
+static int dte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
+		  const uint8_t *raw)
+{
+	struct its_dev_rec *r = push(&w->its->devs, &w->its->nr_devs,
+				     sizeof(*r), w);
+
+	if (!r)
+		return -ENOMEM;
+	r->device_id = w->id_base + (uint32_t)idx;
+	r->gpa = gpa;
+	w->L->decode_dte(raw, &r->e);
+	return 0;
+}
+
+static int ite_fn(struct walker *w, uint64_t idx, uint64_t gpa,
+		  const uint8_t *raw)
+{
+	struct its_dev_rec *d = w->cur_dev;
+	struct its_ite_rec *r = push(&d->events, &d->nr_events, sizeof(*r), w);
+
+	if (!r)
+		return -ENOMEM;
+	r->event_id = (uint32_t)idx;
+	r->gpa = gpa;
+	w->L->decode_ite(raw, &r->e);
+	return 0;
+}
+
+/* Table geometry from a GITS_BASER, as the layout's implementation reads it. */
+static void table_info(const struct its_layout *L, uint64_t baser, bool present,
+		       unsigned esz, struct its_table_info *t)
+{
+	uint64_t page = L->force_64k ? 65536 : its_baser_page_bytes(baser);
+
+	memset(t, 0, sizeof(*t));
+	t->valid = present && (baser & GITS_BASER_VALID);
+	if (!t->valid)
+		return;
+	t->gpa = its_baser_addr(baser, L->force_64k);
+	t->bytes = (uint64_t)GITS_BASER_NR_PAGES(baser) * page;
+	t->indirect = (baser & GITS_BASER_INDIRECT) != 0;
+	t->slots = t->bytes / (t->indirect ? GITS_LVL1_ENTRY_SIZE : esz);
+}
+
+static int walk_collections(struct walker *w)
+{
+	struct its_image_its *its = w->its;
+	bool unreadable = false;
+	uint32_t term = 0;
+	int rc;
+
+	/* KVM never reads the collection table as two-level */
+	if (w->L == &its_layout_kvm)
+		its->ct.indirect = false;
+	if (!its->ct.valid)
+		return 0;
+	its->ct.slots = its->ct.bytes / w->L->cte_size;
+	rc = scan(w, ITS_TABLE_COLLECTIONS, 0, its->ct.gpa, its->ct.slots,
+		  w->L->cte_size, cte_fn, &unreadable);
+	if (rc < 0)
+		return rc;
+	if (w->L->collections_indexed)
+		return 0;
+	/* a packed list ends at the first slot without a valid CTE */
+	for (size_t i = 0; i < its->nr_ctes; i++) {
+		if (its->ctes[i].slot != term || !its->ctes[i].e.valid)
+			break;
+		term++;
+	}
+	its->ct_terminator = term;
+	for (size_t i = 0; i < its->nr_ctes; i++)
+		if (its->ctes[i].e.valid && its->ctes[i].slot > term)
+			its->ctes[i].flags |= ITS_F_AFTER_TERMINATOR;
+	return 0;
+}
+
+static int walk_devices(struct walker *w)
+{
+	struct its_image_its *its = w->its;
+	const struct its_layout *L = w->L;
+	bool unreadable = false;
+	uint64_t l2_bytes, per_page;
+	unsigned walked = 0;
+	int rc;
+
+	if (!its->dt.valid)
+		return 0;
+	w->id_base = 0;
+	if (!its->dt.indirect) {
+		/* DeviceIDs are 32 bits at most */
+		uint64_t n = its->dt.slots > (1ULL << 32) ? (1ULL << 32) :
+							    its->dt.slots;
+
+		return scan(w, ITS_TABLE_DEVICES, 0, its->dt.gpa, n,
+			    L->dte_size, dte_fn, &unreadable);
+	}
+	rc = scan(w, ITS_TABLE_DEVICES, 0, its->dt.gpa, its->dt.slots,
+		  GITS_LVL1_ENTRY_SIZE, l1_fn, &unreadable);
+	if (rc < 0)
+		return rc;
+	l2_bytes = L->l2_page_bytes ? L->l2_page_bytes :
+		   its_baser_page_bytes(its->regs.baser[0]);
+	per_page = l2_bytes / L->dte_size;
+	for (size_t i = 0; i < its->nr_l1; i++) {
+		struct its_l1_rec *l1 = &its->l1[i];
+		uint64_t first = (uint64_t)l1->index * per_page;
+
+		if (!l1->e.valid)
+			continue;
+		if (walked >= ITS_WALK_MAX_L2_PAGES ||
+		    first + per_page - 1 > UINT32_MAX) {
+			l1->flags |= ITS_F_L2_NOT_WALKED;
+			continue;
+		}
+		walked++;
+		unreadable = false;
+		w->id_base = (uint32_t)first;
+		rc = scan(w, ITS_TABLE_L2, l1->index, l1->e.l2, per_page,
+			  L->dte_size, dte_fn, &unreadable);
+		if (rc < 0)
+			return rc;
+		if (unreadable)
+			l1->flags |= ITS_F_L2_UNREADABLE;
+	}
+	return 0;
+}
+
+static int walk_itts(struct walker *w)
+{
+	for (size_t i = 0; i < w->its->nr_devs; i++) {
+		struct its_dev_rec *d = &w->its->devs[i];
+		bool unreadable = false;
+		unsigned bits = d->e.size + 1;
+		int rc;
+
+		if (!d->e.valid)
+			continue;
+		if (bits > ITS_WALK_MAX_EVENT_BITS) {
+			d->flags |= ITS_F_SIZE_CLAMPED;
+			bits = ITS_WALK_MAX_EVENT_BITS;
+		}
+		d->event_bits = bits;
+		w->cur_dev = d;
+		rc = scan(w, ITS_TABLE_ITT, d->device_id, d->e.itt, 1ULL << bits,
+			  w->L->ite_size, ite_fn, &unreadable);
+		if (rc < 0)
+			return rc;
+		if (unreadable)
+			d->flags |= ITS_F_ITT_UNREADABLE;
+	}
+	return 0;
+}
+
+const struct its_dev_rec *its_image_device(const struct its_image_its *its,
+					   uint32_t device_id)
+{
+	size_t lo = 0, hi = its->nr_devs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (its->devs[mid].device_id == device_id)
+			return &its->devs[mid];
+		if (its->devs[mid].device_id < device_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct its_ite_rec *its_dev_event(const struct its_dev_rec *d,
+					uint32_t event_id)
+{
+	size_t lo = 0, hi = d->nr_events;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->events[mid].event_id == event_id)
+			return &d->events[mid];
+		if (d->events[mid].event_id < event_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool in_hole(const struct its_image_its *its, uint64_t gpa)
+{
+	for (size_t i = 0; i < its->nr_holes; i++)
+		if (gpa - its->holes[i].gpa < its->holes[i].len)
+			return true;
+	return false;
+}
+
+/* Where each `next` lands. KVM's SAVE writes exact deltas (DTE deltas capped
+ * at 16383), so a link that leaves its range or lands on nothing was not
+ * written by one SAVE. */
+static void mark_links(struct its_image_its *its)
+{
+	uint64_t per_page = 65536 / its->layout->dte_size;
+
+	for (size_t i = 0; i < its->nr_devs; i++) {
+		struct its_dev_rec *d = &its->devs[i];
+		uint64_t limit, tgt, nbits = (uint64_t)d->e.size + 1;
+
+		if (!d->e.valid)
+			continue;
+		for (size_t j = 0; j < d->nr_events; j++) {
+			struct its_ite_rec *e = &d->events[j];
+			const struct its_ite_rec *t;
+
+			if (!e->e.valid || !e->e.next)
+				continue;
+			tgt = (uint64_t)e->event_id + e->e.next;
+			if (nbits >= 64 || tgt >= (1ULL << nbits)) {
+				e->flags |= ITS_F_NEXT_OUT_OF_RANGE;
+				continue;
+			}
+			t = its_dev_event(d, (uint32_t)tgt);
+			if ((!t || !t->e.valid) &&
+			    !in_hole(its, d->e.itt + tgt * its->layout->ite_size))
+				e->flags |= ITS_F_NEXT_LANDS_INVALID;
+		}
+		if (!d->e.next)
+			continue;
+		tgt = (uint64_t)d->device_id + d->e.next;
+		limit = its->dt.indirect ?
+			(d->device_id / per_page + 1) * per_page : its->dt.slots;
+		if (tgt >= limit) {
+			d->flags |= ITS_F_NEXT_OUT_OF_RANGE;
+		} else if (d->e.next < VITS_DTE_MAX_DEVID_OFFSET) {
+			const struct its_dev_rec *t = its_image_device(its,
+								      (uint32_t)tgt);
+
+			if ((!t || !t->e.valid) &&
+			    !in_hole(its, d->gpa + (uint64_t)d->e.next *
+							   its->layout->dte_size))
+				d->flags |= ITS_F_NEXT_LANDS_INVALID;
+		}
+	}
+}
+
+static int walk_one(struct walker *w, const struct its_regs_raw *regs,
+		    const struct its_walk_opts *opts)
+{
+	struct its_image_its *its = w->its;
+	int rc;
+
+	its->regs = *regs;
+	if (opts && opts->layout) {
+		its->layout = opts->layout;
+		snprintf(its->layout_why, sizeof(its->layout_why),
+			 "chosen with --layout");
+	} else {
+		rc = its_layout_detect(regs, w->g, &its->layout,
+				       its->layout_why,
+				       sizeof(its->layout_why), w->err);
+		if (rc < 0)
+			return rc;
+	}
+	w->L = its->layout;
+	table_info(w->L, regs->baser[1], regs->present & ITS_REG_BASER(1),
+		   w->L->cte_size, &its->ct);
+	table_info(w->L, regs->baser[0], regs->present & ITS_REG_BASER(0),
+		   w->L->dte_size, &its->dt);
+	rc = walk_collections(w);
+	if (rc == 0)
+		rc = walk_devices(w);
+	if (rc == 0)
+		rc = walk_itts(w);
+	if (rc == 0 && w->L->has_next)
+		mark_links(its);
+	return rc;
+}
+
+int its_walk(const struct gmem *g, const struct its_regset *regs,
+	     const struct its_walk_opts *opts, struct its_image **out,
+	     struct its_err *err)
+{
+	struct its_image *img = calloc(1, sizeof(*img));
+	struct walker w = { .g = g, .err = err };
+	int rc = 0;
+
+	if (!img || !(w.buf = malloc(WALK_CHUNK))) {
+		free(img);
+		return its_err_set(err, -ENOMEM, gmem_path(g),
+				   ITS_ERR_NO_OFFSET, "out of memory");
+	}
+	if (regs->nr_its) {
+		img->its = calloc(regs->nr_its, sizeof(*img->its));
+		if (!img->its)
+			rc = its_err_set(err, -ENOMEM, gmem_path(g),
+					 ITS_ERR_NO_OFFSET, "out of memory");
+	}
+	for (size_t i = 0; rc == 0 && i < regs->nr_its; i++) {
+		img->nr_its = i + 1;
+		img->its[i].index = (unsigned)i;
+		w.its = &img->its[i];
+		rc = walk_one(&w, &regs->its[i], opts);
+		if (rc < 0)
+			its_err_prefix(err, "ITS %zu: ", i);
+	}
+	if (rc == 0 && regs->nr_rd) {
+		img->rd = malloc(regs->nr_rd * sizeof(*img->rd));
+		if (!img->rd)
+			rc = its_err_set(err, -ENOMEM, gmem_path(g),
+					 ITS_ERR_NO_OFFSET, "out of memory");
+		else
+			memcpy(img->rd, regs->rd, regs->nr_rd * sizeof(*img->rd));
+		img->nr_rd = regs->nr_rd;
+	}
+	free(w.buf);
+	if (rc < 0) {
+		its_image_free(img);
+		return rc;
+	}
+	*out = img;
+	return 0;
+}
+
+void its_image_free(struct its_image *img)
+{
+	if (!img)
+		return;
+	for (size_t i = 0; i < img->nr_its; i++) {
+		struct its_image_its *its = &img->its[i];
+
+		for (size_t j = 0; j < its->nr_devs; j++)
+			free(its->devs[j].events);
+		free(its->devs);
+		free(its->ctes);
+		free(its->l1);
+		free(its->holes);
+	}
+	free(img->its);
+	free(img->rd);
+	free(img);
+}

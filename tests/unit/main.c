@@ -1,0 +1,20 @@
+/* One runner for every suite: unit suites (codecs, gmem, registers, walker,
+ * ELF reader) and the its-dump suite that runs the built programs. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_codec());
+	int failed;
+
+	srunner_add_suite(sr, suite_gmem());
+	srunner_add_suite(sr, suite_regs());
+	srunner_add_suite(sr, suite_walk());
+	srunner_add_suite(sr, suite_elfcore());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

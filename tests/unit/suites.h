@@ -1,0 +1,12 @@
+#ifndef ITS_TEST_SUITES_H
+#define ITS_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *suite_codec(void);
+Suite *suite_gmem(void);
+Suite *suite_regs(void);
+Suite *suite_walk(void);
+Suite *suite_elfcore(void);
+
+#endif
