@@ -54,14 +54,17 @@ struct its_ite {
 	bool valid;
 	uint32_t lpi;		/* pINTID; 0 = invalid in KVM's ABI */
 	uint32_t icid;
-	uint32_t next;		/* EventID delta, 0 = last */
+	uint32_t next;		/* EventID delta, 0 = last (KVM) */
+	bool physical;		/* IntType (TCG; KVM ITEs are all physical) */
+	uint32_t vpe_id;	/* TCG */
+	uint32_t doorbell;	/* TCG */
 };
 
 struct its_cte {
 	uint64_t raw;
 	bool valid;
 	uint32_t target;	/* vCPU id; COLLECTION_NOT_MAPPED = unmapped */
-	uint32_t icid;
+	uint32_t icid;		/* from the entry (KVM) or its slot (TCG) */
 };
 
 struct its_l1e {
@@ -79,6 +82,7 @@ struct its_layout {
 	bool force_64k;			/* BASER address always decoded 64K-style */
 	uint64_t l2_page_bytes;		/* 0: the BASER page size */
 	uint64_t typer;			/* GITS_TYPER the implementation reports */
+	uint64_t max_ids;		/* IDs the implementation caps tables at (0: none) */
 	void (*decode_dte)(const uint8_t *raw, struct its_dte *out);
 	void (*decode_ite)(const uint8_t *raw, struct its_ite *out);
 	void (*decode_cte)(const uint8_t *raw, struct its_cte *out);
@@ -89,6 +93,7 @@ struct its_layout {
 };
 
 extern const struct its_layout its_layout_kvm;
+extern const struct its_layout its_layout_tcg;
 
 /* "kvm", "tcg" -> layout; NULL if unknown. */
 const struct its_layout *its_layout_find(const char *name);
@@ -107,5 +112,15 @@ void kvm_l1e_decode(const uint8_t raw[8], struct its_l1e *out);
 uint64_t kvm_dte_encode(const struct its_dte *e);
 uint64_t kvm_ite_encode(const struct its_ite *e);
 uint64_t kvm_cte_encode(const struct its_cte *e);
+
+/* QEMU emulated ITS (spec/qemu-tcg-its.md §4-6) */
+#define TCG_ITS_TYPER			0x1F0001EFB1ULL
+#define TCG_ITS_DTE_VALID		(1ULL << 0)
+#define TCG_ITS_ITE_SIZE		12
+#define TCG_ITS_MAX_IDS			(1ULL << 16)
+void tcg_dte_decode(const uint8_t raw[8], struct its_dte *out);
+void tcg_ite_decode(const uint8_t raw[12], struct its_ite *out);
+void tcg_cte_decode(const uint8_t raw[8], struct its_cte *out);
+void tcg_l1e_decode(const uint8_t raw[8], struct its_l1e *out);
 
 #endif

@@ -90,6 +90,8 @@ struct its_table_info {
 	uint64_t gpa;
 	uint64_t bytes;
 	uint64_t slots;			/* entries (L1 entries when indirect) */
+	uint64_t ids;			/* IDs the geometry addresses */
+	uint64_t l2_bytes;		/* level-2 page size (indirect) */
 };
 
 struct its_image_its {

@@ -291,13 +291,8 @@ int main(int argc, char **argv)
 			status = DUMP_EXIT_USAGE;
 		goto fail;
 	}
-	if (a.layout && !strcmp(a.layout, "tcg")) {
-		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
-			    "not supported yet: --layout tcg (QEMU's emulated ITS table format)");
-		goto fail;
-	}
-	if (a.layout && !strcmp(a.layout, "kvm"))
-		wo.layout = &its_layout_kvm;
+	if (a.layout && strcmp(a.layout, "auto"))
+		wo.layout = its_layout_find(a.layout);
 	rc = its_walk(s->mem, &regs, &wo, &img, &err);
 	if (rc < 0)
 		goto fail;

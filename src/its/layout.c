@@ -16,6 +16,8 @@ const struct its_layout *its_layout_find(const char *name)
 {
 	if (!strcmp(name, "kvm"))
 		return &its_layout_kvm;
+	if (!strcmp(name, "tcg"))
+		return &its_layout_tcg;
 	return NULL;
 }
 
@@ -47,7 +49,7 @@ static void shapes(const struct its_regs_raw *r, const struct gmem *g,
 
 		if (!(r->present & ITS_REG_BASER(n)) || !(b & GITS_BASER_VALID))
 			continue;
-		base = its_baser_addr(b, false);
+		base = its_baser_addr(b, false);	/* both read 64K BASERs alike */
 		if (n == 0 && (b & GITS_BASER_INDIRECT)) {
 			uint8_t l1[8];
 
@@ -55,7 +57,7 @@ static void shapes(const struct its_regs_raw *r, const struct gmem *g,
 			if (gmem_read(g, base, l1, 8, 0, NULL) < 0 ||
 			    !(its_le64(l1) >> 63))
 				continue;
-			base = its_le64(l1) & ITS_GENMASK(51, 16);
+			base = its_le64(l1) & ITS_GENMASK(50, 12);
 		}
 		probe_shapes(g, base, kvm, tcg);
 	}
@@ -76,16 +78,25 @@ int its_layout_detect(const struct its_regs_raw *r, const struct gmem *g,
 			*out = &its_layout_kvm;
 			return 0;
 		}
-		if (r->iidr == 0)
-			return its_err_set(err, -ENOTSUP, NULL,
-					   ITS_ERR_NO_OFFSET,
-					   "not supported yet: QEMU TCG ITS table layout (GITS_IIDR 0 is what QEMU's emulated ITS migrates); --layout kvm forces KVM decoding");
+		if (r->iidr == 0) {
+			snprintf(why, whylen,
+				 "GITS_IIDR 0: QEMU's emulated ITS never stores it");
+			*out = &its_layout_tcg;
+			return 0;
+		}
+		return its_err_set(err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
+				   "unknown ITS implementation (GITS_IIDR 0x%x: neither KVM's 0x4b00043b nor QEMU's 0); choose a table format with --layout kvm or --layout tcg",
+				   r->iidr);
 	}
 	shapes(r, g, &kvm, &tcg);
-	if (tcg > kvm)
-		return its_err_set(err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
-				   "not supported yet: QEMU TCG ITS table layout (%u entries with valid bit 0, %u with bit 63); --layout kvm forces KVM decoding",
-				   tcg, kvm);
+	if (tcg > kvm) {
+		snprintf(why, whylen,
+			 "%u table entries carry QEMU's valid bit 0, %u KVM's bit 63%s",
+			 tcg, kvm, (r->present & ITS_REG_IIDR) ? "" :
+			 " (no GITS_IIDR given)");
+		*out = &its_layout_tcg;
+		return 0;
+	}
 	if (kvm)
 		snprintf(why, whylen,
 			 "%u table entries carry KVM's valid bit 63%s", kvm,

@@ -39,6 +39,9 @@ void kvm_ite_decode(const uint8_t raw[8], struct its_ite *out)
 	out->valid = out->lpi != 0;
 	out->icid = (uint32_t)(v & KVM_ITS_ITE_ICID_MASK);
 	out->next = (uint32_t)(v >> KVM_ITS_ITE_NEXT_SHIFT);
+	out->physical = true;
+	out->vpe_id = 0;
+	out->doorbell = 0;
 }
 
 uint64_t kvm_ite_encode(const struct its_ite *e)
@@ -91,6 +94,7 @@ const struct its_layout its_layout_kvm = {
 	.decode_ite = kvm_ite_decode,
 	.decode_cte = kvm_cte_decode,
 	.decode_l1e = kvm_l1e_decode,
+	.max_ids = 0,
 	.encode_dte = kvm_dte_encode,
 	.encode_ite = kvm_ite_encode,
 	.encode_cte = kvm_cte_encode,

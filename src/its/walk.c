@@ -198,6 +198,8 @@ static int cte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 	r->slot = (uint32_t)idx;
 	r->gpa = gpa;
 	w->L->decode_cte(raw, &r->e);
+	if (w->L->collections_indexed)
+		r->e.icid = (uint32_t)idx;
 	return 0;
 }
 
@@ -210,8 +212,7 @@ static int l1_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 		return -ENOMEM;
 	r->index = (uint32_t)idx;
 	r->gpa = gpa;
-	/* the level-1 entry is architectural: the same for every layout */
-	kvm_l1e_decode(raw, &r->e);
+	w->L->decode_l1e(raw, &r->e);
 	return 0;
 }
 
@@ -257,6 +258,8 @@ static void table_info(const struct its_layout *L, uint64_t baser, bool present,
 	t->bytes = (uint64_t)GITS_BASER_NR_PAGES(baser) * page;
 	t->indirect = (baser & GITS_BASER_INDIRECT) != 0;
 	t->slots = t->bytes / (t->indirect ? GITS_LVL1_ENTRY_SIZE : esz);
+	t->l2_bytes = L->l2_page_bytes ? L->l2_page_bytes : page;
+	t->ids = t->indirect ? t->slots * (t->l2_bytes / esz) : t->slots;
 }
 
 static int walk_collections(struct walker *w)
@@ -271,7 +274,7 @@ static int walk_collections(struct walker *w)
 		its->ct.indirect = false;
 	if (!its->ct.valid)
 		return 0;
-	its->ct.slots = its->ct.bytes / w->L->cte_size;
+	its->ct.slots = its->ct.ids = its->ct.bytes / w->L->cte_size;
 	rc = scan(w, ITS_TABLE_COLLECTIONS, 0, its->ct.gpa, its->ct.slots,
 		  w->L->cte_size, cte_fn, &unreadable);
 	if (rc < 0)
@@ -315,8 +318,7 @@ static int walk_devices(struct walker *w)
 		  GITS_LVL1_ENTRY_SIZE, l1_fn, &unreadable);
 	if (rc < 0)
 		return rc;
-	l2_bytes = L->l2_page_bytes ? L->l2_page_bytes :
-		   its_baser_page_bytes(its->regs.baser[0]);
+	l2_bytes = its->dt.l2_bytes;
 	per_page = l2_bytes / L->dte_size;
 	for (size_t i = 0; i < its->nr_l1; i++) {
 		struct its_l1_rec *l1 = &its->l1[i];
@@ -417,7 +419,7 @@ static bool in_hole(const struct its_image_its *its, uint64_t gpa)
  * written by one SAVE. */
 static void mark_links(struct its_image_its *its)
 {
-	uint64_t per_page = 65536 / its->layout->dte_size;
+	uint64_t per_page = its->dt.l2_bytes / its->layout->dte_size;
 
 	for (size_t i = 0; i < its->nr_devs; i++) {
 		struct its_dev_rec *d = &its->devs[i];

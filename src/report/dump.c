@@ -198,7 +198,7 @@ static void emit_collections(struct out *o, const struct its_image_its *its,
 
 	out_arr_begin(o, "collections");
 	if (t->valid)
-		out_text(o, "    %6s %6s %10s  %-14s  %-18s\n", "Slot", "ICID",
+		out_text(o, "    %6s %6s %10s  %-14s  %s\n", "Slot", "ICID",
 			 "Target", "GPA", "Raw");
 	for (size_t i = 0; i < its->nr_ctes; i++) {
 		const struct its_cte_rec *c = &its->ctes[i];
@@ -232,7 +232,6 @@ static void emit_device_table(struct out *o, const struct its_image_its *its,
 			      struct dump_summary *sum)
 {
 	const struct its_table_info *t = &its->dt;
-	uint64_t per_page = 65536 / its->layout->dte_size;
 
 	out_obj_begin(o, "device_table");
 	out_text(o, "  Device table:");
@@ -241,11 +240,13 @@ static void emit_device_table(struct out *o, const struct its_image_its *its,
 		out_hex(o, "gpa", " GPA 0x%llx", t->gpa, 0);
 		out_u64(o, "bytes", ", %llu bytes", t->bytes);
 		out_bool(o, "indirect", ", two-level", ", flat", t->indirect);
-		out_u64(o, "entries", ", %llu DeviceIDs",
-			t->indirect ? t->slots * per_page : t->slots);
-		if (t->indirect)
+		out_u64(o, "entries", ", %llu DeviceIDs", t->ids);
+		if (t->indirect) {
 			out_u64(o, "l1_entries", " in %llu L1 entries",
 				t->slots);
+			out_u64(o, "l2_page_bytes", " of %llu-byte L2 pages",
+				t->l2_bytes);
+		}
 		out_text(o, "\n");
 	}
 	out_arr_begin(o, "l1");
@@ -275,7 +276,8 @@ static void emit_device_table(struct out *o, const struct its_image_its *its,
 	out_obj_end(o);
 }
 
-static void emit_events(struct out *o, const struct its_dev_rec *d,
+static void emit_events(struct out *o, const struct its_layout *layout,
+			const struct its_dev_rec *d,
 			const struct dump_opts *opts, struct dump_summary *sum)
 {
 	bool header = false;
@@ -301,9 +303,19 @@ static void emit_events(struct out *o, const struct its_dev_rec *d,
 		out_u64(o, "event_id", "      %6llu", e->event_id);
 		out_u64(o, "lpi", " %10llu", e->e.lpi);
 		out_u64(o, "icid", " %6llu", e->e.icid);
-		out_u64(o, "next", " %6llu", e->e.next);
+		if (layout->has_next)
+			out_u64(o, "next", " %6llu", e->e.next);
+		else
+			out_text(o, " %6s", "-");
 		out_hex(o, "gpa", "  " GPA_FMT, e->gpa, 0);
-		out_hex_le(o, "raw", "  %s", e->e.raw, 8);
+		out_hex_le(o, "raw", "  %s", e->e.raw, layout->ite_size);
+		if (!layout->has_next) {
+			/* QEMU's ITE carries GICv4 fields KVM's does not */
+			out_str(o, "int_type", "  %s",
+				e->e.physical ? "physical" : "virtual");
+			out_u64(o, "vpe_id", " vPEID=%llu", e->e.vpe_id);
+			out_hex(o, "doorbell", " doorbell=0x%llx", e->e.doorbell, 0);
+		}
 		out_bool(o, "valid", "", "  invalid", e->e.valid);
 		emit_flags(o, e->flags);
 		out_text(o, "\n");
@@ -337,13 +349,16 @@ static void emit_devices(struct out *o, const struct its_image_its *its,
 		out_u64(o, "device_id", "    0x%08llx", d->device_id);
 		out_hex(o, "itt", " " GPA_FMT, d->e.itt, 0);
 		out_u64(o, "event_id_bits", " %4llu", (uint64_t)d->e.size + 1);
-		out_u64(o, "next", " %6llu", d->e.next);
+		if (its->layout->has_next)
+			out_u64(o, "next", " %6llu", d->e.next);
+		else
+			out_text(o, " %6s", "-");
 		out_hex(o, "gpa", "  " GPA_FMT, d->gpa, 0);
 		out_hex(o, "raw", "  " RAW_FMT, d->e.raw, 16);
 		out_bool(o, "valid", "", "  invalid", d->e.valid);
 		emit_flags(o, d->flags);
 		out_text(o, "\n");
-		emit_events(o, d, opts, sum);
+		emit_events(o, its->layout, d, opts, sum);
 		out_obj_end(o);
 	}
 	out_arr_end(o);

@@ -256,20 +256,38 @@ START_TEST(baser_not_valid)
 }
 END_TEST
 
-START_TEST(detect_tcg_refused)
+START_TEST(detect_layout)
 {
 	rs.its[0].iidr = 0;
 	rs.its[0].baser[0] = baser(1, DT, false, 1);
-	walk(-ENOTSUP);
-	ck_assert_msg(strstr(err.msg, "not supported yet: QEMU TCG ITS table layout") != NULL,
-		      "%s", err.msg);
-	/* with no IIDR, TCG-shaped entries (valid bit 0) are recognised too */
+	walk(0);
+	ck_assert_str_eq(img->its[0].layout->name, "tcg");
+	ck_assert_str_eq(img->its[0].layout_why,
+			 "GITS_IIDR 0: QEMU's emulated ITS never stores it");
+	its_image_free(img);
+	img = NULL;
 	snapshot_close(snap);
 	snap = NULL;
+	/* with no IIDR, TCG-shaped entries (valid bit 0) decide */
 	rs.its[0].present &= ~ITS_REG_IIDR;
 	put(CT, 0x1);
 	put(CT + 8, 0x3);
+	walk(0);
+	ck_assert_str_eq(img->its[0].layout->name, "tcg");
+	ck_assert_str_eq(img->its[0].layout_why,
+			 "2 table entries carry QEMU's valid bit 0, 0 KVM's bit 63 (no GITS_IIDR given)");
+	/* indexed collections: the ICID is the slot */
+	ck_assert_uint_eq(img->its[0].nr_ctes, 2);
+	ck_assert_uint_eq(img->its[0].ctes[1].e.icid, 1);
+	ck_assert_uint_eq(img->its[0].ctes[1].e.target, 1);
+	its_image_free(img);
+	img = NULL;
+	snapshot_close(snap);
+	snap = NULL;
+	rs.its[0].present |= ITS_REG_IIDR;
+	rs.its[0].iidr = 0x0100043b;
 	walk(-ENOTSUP);
+	ck_assert_str_eq(err.msg, "ITS 0: unknown ITS implementation (GITS_IIDR 0x100043b: neither KVM's 0x4b00043b nor QEMU's 0); choose a table format with --layout kvm or --layout tcg");
 }
 END_TEST
 
@@ -285,7 +303,7 @@ Suite *suite_walk(void)
 	tcase_add_test(tc, holes_and_flags);
 	tcase_add_test(tc, baser_outside_ram);
 	tcase_add_test(tc, baser_not_valid);
-	tcase_add_test(tc, detect_tcg_refused);
+	tcase_add_test(tc, detect_layout);
 	suite_add_tcase(s, tc);
 	return s;
 }
