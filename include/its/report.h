@@ -20,7 +20,8 @@ struct dump_opts {
 };
 
 struct dump_summary {
-	size_t collections, devices, events;	/* valid entries shown */
+	size_t collections, devices, events;	/* live entries shown */
+	size_t unreachable;			/* valid-looking, never reached */
 	size_t hidden;				/* non-zero invalid entries not shown */
 	size_t flagged;				/* entries with an anomaly flag */
 	size_t unreadable;			/* holes in the tables */

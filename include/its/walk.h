@@ -28,11 +28,23 @@ enum its_entry_flag {
 	ITS_F_ITT_UNREADABLE	 = 1u << 4,	/* part of the ITT is absent or not RAM */
 	ITS_F_L2_UNREADABLE	 = 1u << 5,	/* part of the L2 page is absent or not RAM */
 	ITS_F_L2_NOT_WALKED	 = 1u << 6,	/* over ITS_WALK_MAX_L2_PAGES */
+	/* DTE next reaching past its L2 page: KVM's SAVE computes deltas
+	 * across pages and its restore stops at the page end (>= 6.1), so this
+	 * is normal; kernels before the Oct-2022 fix overran (spec rule 26) */
+	ITS_F_NEXT_CROSSES_L2	 = 1u << 7,
+	/* DTE in the L2 page an invalid L1 entry still points at: KVM never
+	 * reads it (stale, e.g. left by a SAVE before the guest dropped the
+	 * L1 entry); its ITT is not read either */
+	ITS_F_IN_INVALID_L1	 = 1u << 8,
 };
+/* Flags that make its-dump's exit status 1: the walk could not decode
+ * everything, or a link points where no SAVE would point it. */
 #define ITS_F_ANOMALY (ITS_F_NEXT_OUT_OF_RANGE | ITS_F_NEXT_LANDS_INVALID | \
-		       ITS_F_AFTER_TERMINATOR | ITS_F_SIZE_CLAMPED | \
-		       ITS_F_ITT_UNREADABLE | ITS_F_L2_UNREADABLE | \
-		       ITS_F_L2_NOT_WALKED)
+		       ITS_F_SIZE_CLAMPED | ITS_F_ITT_UNREADABLE | \
+		       ITS_F_L2_UNREADABLE | ITS_F_L2_NOT_WALKED)
+/* Valid-looking entries KVM's restore never reaches (left over from an
+ * earlier SAVE, typically): shown, flagged, not counted as live. */
+#define ITS_F_UNREACHABLE (ITS_F_AFTER_TERMINATOR | ITS_F_IN_INVALID_L1)
 
 /* Names for the flags, in bit order ("next_out_of_range", ...). */
 const char *its_flag_name(unsigned bit);

@@ -172,7 +172,8 @@ static int parse_rd(struct ctx *c, json_object *arr, struct its_regset *rs)
 		rd = &rs->rd[cpu];
 		json_object_object_foreach(o, k, val) {
 			snprintf(key, sizeof(key), "redistributors[%zu].%s", i, k);
-			if (!strcmp(k, "cpu"))
+			/* "fields" is its-dump's decoding of the same values */
+			if (!strcmp(k, "cpu") || !strcmp(k, "fields"))
 				continue;
 			if (json_object_is_type(val, json_type_null))
 				continue;	/* its-dump writes null for unknown */

@@ -18,6 +18,9 @@ struct walker {
 	uint8_t *buf;			/* WALK_CHUNK bytes */
 	struct its_dev_rec *cur_dev;	/* ITT being walked */
 	uint32_t id_base;		/* first DeviceID of the L2 page */
+	unsigned dev_flags;		/* flags for the DTEs being scanned */
+	bool quiet;			/* unreadable ranges are no holes (KVM
+					 * never reads them) */
 };
 
 typedef int (*entry_fn)(struct walker *w, uint64_t idx, uint64_t gpa,
@@ -26,6 +29,7 @@ typedef int (*entry_fn)(struct walker *w, uint64_t idx, uint64_t gpa,
 static const char *const flag_names[] = {
 	"next_out_of_range", "next_lands_invalid", "after_terminator",
 	"size_clamped", "itt_unreadable", "l2_unreadable", "l2_not_walked",
+	"next_crosses_l2_page", "in_invalid_l1",
 };
 
 const char *its_flag_name(unsigned bit)
@@ -74,6 +78,8 @@ static int add_hole(struct walker *w, enum its_table_kind t, uint32_t id,
 	struct its_image_its *its = w->its;
 	struct its_hole *h;
 
+	if (w->quiet)
+		return 0;
 	if (its->nr_holes) {
 		h = &its->holes[its->nr_holes - 1];
 		if (h->table == t && h->id == id && h->kind == kind &&
@@ -226,6 +232,7 @@ static int dte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 		return -ENOMEM;
 	r->device_id = w->id_base + (uint32_t)idx;
 	r->gpa = gpa;
+	r->flags = w->dev_flags;
 	w->L->decode_dte(raw, &r->e);
 	return 0;
 }
@@ -324,7 +331,9 @@ static int walk_devices(struct walker *w)
 		struct its_l1_rec *l1 = &its->l1[i];
 		uint64_t first = (uint64_t)l1->index * per_page;
 
-		if (!l1->e.valid)
+		/* an invalid entry that still names a page: show what is
+		 * left there, as unreachable */
+		if (!l1->e.valid && !l1->e.l2)
 			continue;
 		if (walked >= ITS_WALK_MAX_L2_PAGES ||
 		    first + per_page - 1 > UINT32_MAX) {
@@ -334,11 +343,15 @@ static int walk_devices(struct walker *w)
 		walked++;
 		unreadable = false;
 		w->id_base = (uint32_t)first;
+		w->quiet = !l1->e.valid;
+		w->dev_flags = l1->e.valid ? 0 : ITS_F_IN_INVALID_L1;
 		rc = scan(w, ITS_TABLE_L2, l1->index, l1->e.l2, per_page,
 			  L->dte_size, dte_fn, &unreadable);
+		w->quiet = false;
+		w->dev_flags = 0;
 		if (rc < 0)
 			return rc;
-		if (unreadable)
+		if (unreadable && l1->e.valid)
 			l1->flags |= ITS_F_L2_UNREADABLE;
 	}
 	return 0;
@@ -352,7 +365,7 @@ static int walk_itts(struct walker *w)
 		unsigned bits = d->e.size + 1;
 		int rc;
 
-		if (!d->e.valid)
+		if (!d->e.valid || (d->flags & ITS_F_IN_INVALID_L1))
 			continue;
 		if (bits > ITS_WALK_MAX_EVENT_BITS) {
 			d->flags |= ITS_F_SIZE_CLAMPED;
@@ -425,7 +438,7 @@ static void mark_links(struct its_image_its *its)
 		struct its_dev_rec *d = &its->devs[i];
 		uint64_t limit, tgt, nbits = (uint64_t)d->e.size + 1;
 
-		if (!d->e.valid)
+		if (!d->e.valid || (d->flags & ITS_F_IN_INVALID_L1))
 			continue;
 		for (size_t j = 0; j < d->nr_events; j++) {
 			struct its_ite_rec *e = &d->events[j];
@@ -449,7 +462,8 @@ static void mark_links(struct its_image_its *its)
 		limit = its->dt.indirect ?
 			(d->device_id / per_page + 1) * per_page : its->dt.slots;
 		if (tgt >= limit) {
-			d->flags |= ITS_F_NEXT_OUT_OF_RANGE;
+			d->flags |= its->dt.indirect ? ITS_F_NEXT_CROSSES_L2 :
+						       ITS_F_NEXT_OUT_OF_RANGE;
 		} else if (d->e.next < VITS_DTE_MAX_DEVID_OFFSET) {
 			const struct its_dev_rec *t = its_image_device(its,
 								      (uint32_t)tgt);

@@ -207,7 +207,9 @@ static void emit_collections(struct out *o, const struct its_image_its *its,
 			sum->hidden++;
 			continue;
 		}
-		if (c->e.valid)
+		if (c->e.valid && (c->flags & ITS_F_UNREACHABLE))
+			sum->unreachable++;
+		else if (c->e.valid)
 			sum->collections++;
 		if (c->flags & ITS_F_ANOMALY)
 			sum->flagged++;
@@ -314,7 +316,7 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 			out_str(o, "int_type", "  %s",
 				e->e.physical ? "physical" : "virtual");
 			out_u64(o, "vpe_id", " vPEID=%llu", e->e.vpe_id);
-			out_hex(o, "doorbell", " doorbell=0x%llx", e->e.doorbell, 0);
+			out_u64(o, "doorbell", " doorbell=%llu", e->e.doorbell);
 		}
 		out_bool(o, "valid", "", "  invalid", e->e.valid);
 		emit_flags(o, e->flags);
@@ -341,7 +343,9 @@ static void emit_devices(struct out *o, const struct its_image_its *its,
 			sum->hidden++;
 			continue;
 		}
-		if (d->e.valid)
+		if (d->e.valid && (d->flags & ITS_F_UNREACHABLE))
+			sum->unreachable++;
+		else if (d->e.valid)
 			sum->devices++;
 		if (d->flags & ITS_F_ANOMALY)
 			sum->flagged++;
@@ -469,7 +473,8 @@ void report_dump(struct out *o, const struct snapshot *s,
 	out_u64(o, "collections", "\nSummary: %llu collections", sum->collections);
 	out_u64(o, "devices", ", %llu devices", sum->devices);
 	out_u64(o, "events", ", %llu events", sum->events);
-	out_u64(o, "flagged", "; %llu flagged entries", sum->flagged);
+	out_u64(o, "unreachable", "; %llu unreachable", sum->unreachable);
+	out_u64(o, "flagged", ", %llu flagged entries", sum->flagged);
 	out_u64(o, "unreadable", ", %llu unreadable ranges", sum->unreadable);
 	out_u64(o, "hidden", "; %llu invalid entries not shown", sum->hidden);
 	out_text(o, "%s\n", sum->hidden && !opts->all ? " (use --all)" : "");

@@ -73,6 +73,13 @@ static int read_phdrs(struct snapshot *s, Elf *elf, struct its_err *err)
 		return its_err_set(err, -EINVAL, s->path, 54,
 				   "unexpected program header size %u",
 				   eh.e_phentsize);
+	/* libelf reports a cut-off table as "no headers": say what it is */
+	if (eh.e_phnum != PN_XNUM &&
+	    (eh.e_phoff > s->file_size ||
+	     eh.e_phoff + (uint64_t)eh.e_phnum * eh.e_phentsize > s->file_size))
+		return its_err_set(err, -EINVAL, s->path, eh.e_phoff,
+				   "program header table (%u entries) runs past end of file (%llu bytes): truncated core?",
+				   eh.e_phnum, (unsigned long long)s->file_size);
 	if (elf_getphdrnum(elf, &phnum) != 0)
 		return its_err_set(err, -EINVAL, s->path, 56,
 				   "cannot count program headers: %s",

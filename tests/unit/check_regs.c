@@ -85,7 +85,7 @@ START_TEST(regs_json_document)
 		"\"GITS_CREADR\":null,\"GITS_BASER\":[\"0xf9070000422a0600\","
 		"\"0xbc070000422b0600\",\"0x0\",null]}}],"
 		"\"redistributors\":[{\"cpu\":0,\"GICR_PROPBASER\":\"0x422c078f\","
-		"\"GICR_PENDBASER\":\"0x422d0780\"},{\"cpu\":1,\"GICR_PENDBASER\":"
+		"\"GICR_PENDBASER\":\"0x422d0780\",\"fields\":{}},{\"cpu\":1,\"GICR_PENDBASER\":"
 		"\"0x422e0780\",\"GICR_PROPBASER\":null}]}\n";
 
 	ck_assert_int_eq(parse(doc, &rs, &err), 0);

@@ -139,12 +139,17 @@ START_TEST(two_level)
 	ck_assert_uint_eq(its->nr_l1, 3);
 	ck_assert(its->l1[0].e.valid && its->l1[1].e.valid && !its->l1[2].e.valid);
 	ck_assert_uint_eq(its->l1[1].e.l2, L2B);
-	ck_assert_uint_eq(its->nr_devs, 2);
+	ck_assert_uint_eq(its->nr_devs, 3);
 	ck_assert_uint_eq(its->devs[0].device_id, 3);
 	ck_assert_uint_eq(its->devs[1].device_id, 8194);
+	/* the page an invalid L1 entry still names: shown as unreachable */
+	ck_assert_uint_eq(its->devs[2].device_id, 2 * 8192 + 5);
+	ck_assert_uint_eq(its->devs[2].flags, ITS_F_IN_INVALID_L1);
+	ck_assert_uint_eq(its->devs[2].nr_events, 0);
 	ck_assert_uint_eq(its->devs[1].gpa, L2B + 16);
-	/* 3 + 8191 leaves L2 page 0: KVM >= 6.1 stops there */
-	ck_assert_uint_eq(its->devs[0].flags, ITS_F_NEXT_OUT_OF_RANGE);
+	/* 3 + 8191 leaves L2 page 0: KVM >= 6.1 stops there; not an anomaly */
+	ck_assert_uint_eq(its->devs[0].flags, ITS_F_NEXT_CROSSES_L2);
+	ck_assert_uint_eq(its->devs[0].flags & ITS_F_ANOMALY, 0);
 	ck_assert_uint_eq(its->devs[1].events[0].e.lpi, 8193);
 }
 END_TEST

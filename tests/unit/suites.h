@@ -9,4 +9,6 @@ Suite *suite_regs(void);
 Suite *suite_walk(void);
 Suite *suite_elfcore(void);
 
+
+Suite *suite_dump(void);
 #endif

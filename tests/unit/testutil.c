@@ -98,6 +98,11 @@ static char *slurp_fd(int fd)
 
 void t_run(struct t_run *r, const char *const argv[])
 {
+	t_run_in(r, NULL, argv);
+}
+
+void t_run_in(struct t_run *r, const char *dir, const char *const argv[])
+{
 	char out_path[300], err_path[300];
 	int out_fd, err_fd, st;
 	pid_t pid;
@@ -112,6 +117,8 @@ void t_run(struct t_run *r, const char *const argv[])
 	if (pid == 0) {
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
+		if (dir && chdir(dir) != 0)
+			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

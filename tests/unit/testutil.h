@@ -24,6 +24,9 @@ struct t_run {
 
 /* Run argv (NULL-terminated) with stdout/stderr captured. */
 void t_run(struct t_run *r, const char *const argv[]);
+/* The same, with dir as the working directory (so outputs name files by
+ * their relative paths). */
+void t_run_in(struct t_run *r, const char *dir, const char *const argv[]);
 void t_run_free(struct t_run *r);
 
 /* Path of a built program / a source file. Caller frees. */
