@@ -21,12 +21,10 @@ CPPFLAGS  += -D_GNU_SOURCE -Iinclude -DITS_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 SAN       ?=
 ALL_CFLAGS = $(CFLAGS) $(SAN) -MMD -MP
 
-# the stream reader joins once it is wired into detect.c
-PENDING   := $(wildcard src/snap/migstream*.c src/snap/vmdesc*.c src/snap/libvirt*.c)
-LIB_SRC   := $(filter-out $(PENDING),$(wildcard src/util/*.c src/snap/*.c src/its/*.c src/report/*.c)) src/cli/common.c
+LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/report/*.c) src/cli/common.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libits.a
-TEST_SRC  := $(filter-out tests/unit/check_migstream.c,$(wildcard tests/unit/*.c))
+TEST_SRC  := $(wildcard tests/unit/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 FIXTURE_SRC := $(wildcard tests/tools/*.c)
 

@@ -51,7 +51,8 @@ struct migstream_record {
 	uint16_t command;		/* QEMU_VM_COMMAND: command number */
 	uint32_t section_id;		/* sections only */
 	uint32_t instance_id, version_id; /* START/FULL (PART/END: the START's) */
-	const char *idstr;		/* sections: idstr; others: "" */
+	const char *idstr;		/* sections: idstr; others: "" (owned by
+					 * the info) */
 };
 
 /* One RAMBlock of the MEM_SIZE block list. Page counts describe the final
@@ -72,8 +73,7 @@ struct migstream_ramblock {
 	uint64_t pages_resent;		/* pages sent more than once */
 	uint64_t records_data;		/* PAGE records for this block */
 	uint64_t records_zero;		/* ZERO records for this block */
-	bool has_page_size, has_mr_addr;
-	uint64_t page_size;		/* postcopy huge-page field */
+	bool has_mr_addr;
 	uint64_t mr_addr;		/* x-ignore-shared field */
 	bool mapped_ram;		/* mapped-ram: header fields below */
 	uint64_t bitmap_offset, pages_offset;
@@ -124,9 +124,10 @@ struct migstream_info {
 #define MIGSTREAM_MAX_WARNINGS	64u
 
 enum migstream_open_flags {
-	MIGSTREAM_MMAP = 1u << 0,	/* read through mmap, not pread windows
-					 * (slower when measured; kept for
-					 * comparison and tests) */
+	MIGSTREAM_PREAD = 1u << 0,	/* read with 1 MiB pread windows instead
+					 * of mmap (no SIGBUS if the file is
+					 * truncated meanwhile; also used when
+					 * mmap fails) */
 };
 
 /* Open the stream in s (s->path, s->fd, s->file_size set; s->mem NULL):

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "its/io.h"
+#include "its/migstream.h"
 
 const char *snap_format_name(enum snap_format f)
 {
@@ -93,18 +94,19 @@ int snapshot_open(const char *path, const struct snap_open_opts *opts,
 	if (rc < 0)
 		goto fail;
 
-	if (have_whole_ram_base(opts)) {
+	if (n >= 4 && !memcmp(m, "\177ELF", 4)) {
+		if (opts && opts->nr_ram_bases)
+			rc = its_err_set(err, -EINVAL, path, ITS_ERR_NO_OFFSET,
+					 "--ram-base does not apply to ELF cores: their program headers give every GPA");
+		else
+			rc = elfcore_open(s, opts, err);
+	} else if ((n >= 4 && !memcmp(m, "QEVM", 4)) ||
+		   (n >= 16 && (!memcmp(m, "LibvirtQemudSave", 16) ||
+				!memcmp(m, "LibvirtQemudPart", 16)))) {
+		rc = migstream_open(s, opts, err);
+	} else if (have_whole_ram_base(opts)) {
 		/* --ram-base GPA without a name: the user says it is raw */
 		rc = raw_open(s, opts, err);
-	} else if (n >= 4 && !memcmp(m, "\177ELF", 4)) {
-		rc = elfcore_open(s, opts, err);
-	} else if (n >= 4 && !memcmp(m, "QEVM", 4)) {
-		rc = its_err_set(err, -ENOTSUP, path, 0,
-				 "not supported yet: QEMU migration streams (use a dump-guest-memory ELF core with --its-regs)");
-	} else if (n >= 16 && (!memcmp(m, "LibvirtQemudSave", 16) ||
-			       !memcmp(m, "LibvirtQemudPart", 16))) {
-		rc = its_err_set(err, -ENOTSUP, path, 0,
-				 "not supported yet: libvirt save images");
 	} else if (n >= 8 && !memcmp(m, "KDUMP   ", 8)) {
 		rc = its_err_set(err, -ENOTSUP, path, 0,
 				 "not supported: kdump-compressed dumps (take an ELF dump: dump-guest-memory without -z/-l/-s, or virsh dump --memory-only --format elf)");
@@ -117,7 +119,7 @@ int snapshot_open(const char *path, const struct snap_open_opts *opts,
 				 "not supported: Windows crash dump format");
 	} else {
 		rc = its_err_set(err, -EINVAL, path, 0,
-				 "unknown snapshot format (magic %02x %02x %02x %02x): expected an ELF core, a QEMU stream, or a raw RAM image with --ram-base GPA",
+				 "unknown snapshot format (magic %02x %02x %02x %02x): expected an ELF core, a QEMU migration stream, a virsh save image, or a raw RAM image with --ram-base GPA",
 				 m[0], m[1], m[2], m[3]);
 	}
 	if (rc < 0)

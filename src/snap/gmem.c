@@ -154,7 +154,8 @@ static int region_cmp(const void *a, const void *b)
 
 int gmem_seal(struct gmem *g, struct its_err *err)
 {
-	qsort(g->r, g->n, sizeof(*g->r), region_cmp);
+	if (g->n > 1)
+		qsort(g->r, g->n, sizeof(*g->r), region_cmp);
 	for (size_t i = 1; i < g->n; i++) {
 		const struct gmem_region *a = &g->r[i - 1], *b = &g->r[i];
 

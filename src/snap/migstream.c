@@ -23,10 +23,14 @@ struct ms_info_priv {
 
 /* ------------------------------------------------------------ reader */
 
-/* 1 MiB windows: measured fastest (a 3.6 GB stream in 0.22 s, against
- * 0.32 s with mmap and 0.35 s for cat, warm page cache). */
+/* The whole file is mapped; the pass touches only record headers, and the
+ * pages it has left behind are released every MS_DROP_EVERY bytes so that
+ * the resident set stays small. Measured on a 3.6 GB stream of a 4 GiB
+ * guest, warm page cache: 0.04 s (large page-cache folios) to 0.32 s
+ * (small ones), against 0.28-0.47 s for cat; pread windows of 1 MiB (the
+ * fallback, and MIGSTREAM_PREAD) take 0.2 s. */
 #define MS_WINDOW (1u << 20)
-#define MS_DROP_EVERY (256u << 20)
+#define MS_DROP_EVERY (64u << 20)
 
 static int ms_rd_open(struct ms_rd *r, const char *path, int fd,
 		      uint64_t size, unsigned flags)
@@ -36,7 +40,7 @@ static int ms_rd_open(struct ms_rd *r, const char *path, int fd,
 	r->fd = fd;
 	r->size = size;
 	r->drop_next = UINT64_MAX;
-	if ((flags & MIGSTREAM_MMAP) && size <= SIZE_MAX) {
+	if (!(flags & MIGSTREAM_PREAD) && size <= SIZE_MAX) {
 		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd,
 			       0);
 
@@ -183,12 +187,20 @@ int ms_counted(struct ms_parser *p, uint64_t off, const uint8_t **str,
 {
 	const uint8_t *b = ms_get(&p->rd, off, 1);
 
-	if (!b)
-		return ms_trunc(p, off, 1, what);
+	int rc;
+
+	*str = NULL;
+	*len = 0;
+	if (!b) {
+		rc = ms_trunc(p, off, 1, what);
+		return rc < 0 ? rc : -EINVAL;
+	}
 	*len = b[0];
 	b = ms_get(&p->rd, off + 1, *len);
-	if (!b)
-		return ms_trunc(p, off + 1, *len, what);
+	if (!b) {
+		rc = ms_trunc(p, off + 1, *len, what);
+		return rc < 0 ? rc : -EINVAL;
+	}
 	*str = b;
 	return 0;
 }
@@ -518,6 +530,7 @@ static int ms_cap_add(struct ms_parser *p, const uint8_t *s, size_t len)
 			   (mi->nr_capabilities + 1) * sizeof(*c));
 	char *name;
 
+	/* at most MS_MAX_CAPABILITIES, so growing by one stays cheap */
 	if (!c)
 		return ms_nomem(p);
 	mi->capabilities = c;
@@ -582,10 +595,10 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 			return ms_trunc(p, at, 4, "the capability count");
 		n = its_be32(b);
 		at += 4;
-		if (!ms_have(&p->rd, at, n))
+		if (n > MS_MAX_CAPABILITIES || !ms_have(&p->rd, at, n))
 			return ms_bad(p, at - 4,
-				      "capability count %u is larger than the rest of the file",
-				      n);
+				      "capability count %u is not plausible (at most %u, and one byte each)",
+				      n, MS_MAX_CAPABILITIES);
 		for (uint32_t i = 0; i < n; i++) {
 			const uint8_t *s;
 			size_t len;
@@ -711,6 +724,10 @@ bool ms_plausible_record(struct ms_parser *p, uint64_t r)
 {
 	const uint8_t *b = ms_get(&p->rd, r, 1);
 
+	/* the file ends here: a truncated stream, which the pass reports
+	 * precisely once the section is skipped */
+	if (r == p->rd.size)
+		return true;
 	if (!b)
 		return false;
 	switch (b[0]) {
@@ -758,6 +775,12 @@ static int ms_resync(struct ms_parser *p, uint64_t from, uint32_t sid,
 		lim = from + MS_RESYNC_WINDOW;
 		*scanned_to_eof = false;
 	}
+	/* many sections without a description: bound the total work */
+	if (p->resync_scanned >= MS_RESYNC_BUDGET) {
+		*scanned_to_eof = false;
+		return 0;
+	}
+	p->resync_scanned += lim - from;
 	while (q + 5 <= lim && found < 2) {
 		size_t n = lim - q > MS_RD_MAX_GET ? MS_RD_MAX_GET :
 						     (size_t)(lim - q);
@@ -1216,17 +1239,19 @@ static void ms_format_desc(struct ms_parser *p)
 {
 	struct migstream_info *mi = p->mi;
 	struct snapshot *s = p->s;
-	char lv[48] = "";
-	int n;
+	char buf[512];
+	size_t n;
 
-	if (mi->libvirt)
-		snprintf(lv, sizeof(lv), "libvirt save image (%s), ",
-			 libvirt_formats[mi->libvirt_format]);
-	n = snprintf(s->format_desc, sizeof(s->format_desc),
-		     "%sQEMU migration stream v%u, machine %.64s%s", lv,
-		     mi->version, mi->machine,
-		     mi->mapped_ram ? ", mapped-ram" : "");
-	(void)n;
+	snprintf(buf, sizeof(buf), "%s%s%sQEMU migration stream v%u, machine %s%s",
+		 mi->libvirt ? "libvirt save image (" : "",
+		 mi->libvirt ? libvirt_formats[mi->libvirt_format] : "",
+		 mi->libvirt ? "), " : "", mi->version, mi->machine,
+		 mi->mapped_ram ? ", mapped-ram" : "");
+	n = strlen(buf);
+	if (n >= sizeof(s->format_desc))
+		n = sizeof(s->format_desc) - 1;
+	memcpy(s->format_desc, buf, n);
+	s->format_desc[n] = '\0';
 }
 
 static int ms_parse(struct ms_parser *p)
@@ -1299,7 +1324,9 @@ int migstream_open_flags(struct snapshot *s, const struct snap_open_opts *opts,
 	rc = gmem_new(&p.mem, s->path, s->fd, err);
 	if (rc == 0)
 		rc = ms_parse(&p);
-	if (rc == 0)
+	/* an empty map has nothing to sort (and gmem_seal would hand qsort a
+	 * NULL array) */
+	if (rc == 0 && gmem_nr_regions(p.mem))
 		rc = gmem_seal(p.mem, err);
 	ms_ram_release(&p);
 	ms_vmdesc_release(&p);

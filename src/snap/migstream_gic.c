@@ -2,7 +2,6 @@
  * registers, spec §12) and `arm_gicv3` (per-vCPU GICR_PROPBASER and
  * GICR_PENDBASER, spec §13). Decoded with the vmdesc when the stream has
  * one, and with the fixed layouts of the known versions otherwise. */
-#define _GNU_SOURCE
 #include "migstream_int.h"
 
 #include <errno.h>

@@ -41,7 +41,9 @@ struct json_object;
 #define MS_PAGE_RESENT			(1ULL << 62)
 
 /* Bounds on what the file may make us allocate or scan. */
-#define MS_MAX_BLOCKS			65536u
+#define MS_MAX_BLOCKS			4096u
+#define MS_MAX_CAPABILITIES		256u
+#define MS_RESYNC_BUDGET		(1ULL << 30)
 #define MS_MAX_VMDESC			(64u << 20)
 #define MS_VMDESC_SCAN			(64u << 20)
 #define MS_TRAILING_ZEROS		(64u << 10)
@@ -51,8 +53,9 @@ struct json_object;
 
 /* ------------------------------------------------------------ reader */
 
-/* Bytes of the file, through a 1 MiB window filled by pread, or (with
- * MIGSTREAM_MMAP) one read-only private mapping of the whole file. */
+/* Bytes of the file, through one read-only private mapping of the whole
+ * file, or (MIGSTREAM_PREAD, or when mmap fails) a 1 MiB window filled by
+ * pread. */
 struct ms_rd {
 	const char *path;
 	int fd;
@@ -100,11 +103,19 @@ struct ms_block {
 	bool own_pages;			/* ours: free at the end */
 };
 
+struct ms_vmdesc_key {
+	const char *name;
+	int64_t instance;
+	size_t index;			/* in devices */
+};
+
 struct ms_vmdesc {
 	struct json_object *root;
 	struct json_object *devices;	/* array */
 	size_t nr_devices;
 	size_t cursor;			/* next expected device entry */
+	struct ms_vmdesc_key *keys;	/* sorted by (name, instance, index) */
+	size_t nr_keys;
 };
 
 struct ms_parser {
@@ -123,6 +134,7 @@ struct ms_parser {
 
 	/* RAM */
 	struct ms_block *blocks;	/* parallel to mi->blocks */
+	size_t cap_blocks;
 	struct migstream_ramblock **by_name; /* blocks sorted by name */
 	bool have_block_list;
 	struct ms_block *cur;		/* for CONTINUE */
@@ -143,6 +155,7 @@ struct ms_parser {
 	int gic_cpus;			/* -1 until arm_gicv3 is decoded */
 	bool stopped;			/* pass stopped early (no vmdesc) */
 	uint64_t nr_resynced;		/* sections sized by their footer */
+	uint64_t resync_scanned;	/* bytes scanned for footers */
 	struct its_regset regs;		/* moved into s->regs on success */
 };
 

@@ -46,7 +46,8 @@ static struct ms_block *ms_block_lookup(struct ms_parser *p, const uint8_t *s,
 	return NULL;
 }
 
-static int ms_block_add(struct ms_parser *p, uint64_t decl, const uint8_t *s,
+/* name: the NUL-terminated copy of a counted string of len bytes */
+static int ms_block_add(struct ms_parser *p, uint64_t decl, const char *s,
 			size_t len, uint64_t used_length)
 {
 	struct migstream_info *mi = p->mi;
@@ -56,24 +57,26 @@ static int ms_block_add(struct ms_parser *p, uint64_t decl, const uint8_t *s,
 	if (mi->nr_blocks >= MS_MAX_BLOCKS)
 		return ms_bad(p, decl, "more than %u RAM blocks in the block list",
 			      MS_MAX_BLOCKS);
-	if (len == 0 || memchr(s, '\0', len))
+	if (len == 0 || strlen(s) != len)
 		return ms_bad(p, decl,
 			      "RAMBlock name is empty or contains a NUL byte");
 	for (size_t i = 0; i < mi->nr_blocks; i++)
-		if (strlen(mi->blocks[i].name) == len &&
-		    !memcmp(mi->blocks[i].name, s, len))
+		if (!strcmp(mi->blocks[i].name, s))
 			return ms_bad(p, decl,
 				      "RAMBlock '%s' listed twice in the block list",
-				      mi->blocks[i].name);
-	b = realloc(mi->blocks, (mi->nr_blocks + 1) * sizeof(*b));
-	if (!b)
-		return ms_nomem(p);
-	mi->blocks = b;
-	name = malloc(len + 1);
+				      s);
+	if (mi->nr_blocks == p->cap_blocks) {
+		size_t cap = p->cap_blocks ? p->cap_blocks * 2 : 16;
+
+		b = realloc(mi->blocks, cap * sizeof(*b));
+		if (!b)
+			return ms_nomem(p);
+		mi->blocks = b;
+		p->cap_blocks = cap;
+	}
+	name = strdup(s);
 	if (!name)
 		return ms_nomem(p);
-	memcpy(name, s, len);
-	name[len] = '\0';
 	b = &mi->blocks[mi->nr_blocks++];
 	memset(b, 0, sizeof(*b));
 	b->name = name;
@@ -363,7 +366,7 @@ static int ms_mem_size(struct ms_parser *p, uint64_t rec, uint64_t total,
 			return ms_trunc(p, q + 1 + len, 8,
 					"a RAMBlock length in the block list");
 		used = its_be64(b);
-		rc = ms_block_add(p, decl, s, len, used);
+		rc = ms_block_add(p, decl, name, len, used);
 		if (rc < 0)
 			return rc;
 		q += 1 + len + 8;

@@ -16,6 +16,44 @@
 
 /* ------------------------------------------------------------ parse */
 
+static int key_cmp(const void *a, const void *b)
+{
+	const struct ms_vmdesc_key *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	if (x->instance != y->instance)
+		return x->instance < y->instance ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* (name, instance_id) -> entry, for sections out of the usual order */
+static int vmdesc_index(struct ms_vmdesc *vd)
+{
+	vd->keys = calloc(vd->nr_devices ? vd->nr_devices : 1,
+			  sizeof(*vd->keys));
+	if (!vd->keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < vd->nr_devices; i++) {
+		struct json_object *d = json_object_array_get_idx(vd->devices, i);
+		struct json_object *n, *inst;
+
+		if (!json_object_is_type(d, json_type_object) ||
+		    !json_object_object_get_ex(d, "name", &n) ||
+		    !json_object_is_type(n, json_type_string) ||
+		    !json_object_object_get_ex(d, "instance_id", &inst) ||
+		    !json_object_is_type(inst, json_type_int))
+			continue;
+		vd->keys[vd->nr_keys].name = json_object_get_string(n);
+		vd->keys[vd->nr_keys].instance = json_object_get_int64(inst);
+		vd->keys[vd->nr_keys].index = i;
+		vd->nr_keys++;
+	}
+	qsort(vd->keys, vd->nr_keys, sizeof(*vd->keys), key_cmp);
+	return 0;
+}
+
 int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 {
 	struct migstream_info *mi = p->mi;
@@ -87,6 +125,8 @@ int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 	p->vd.devices = devs;
 	p->vd.nr_devices = json_object_array_length(devs);
 	p->vd.cursor = 0;
+	if (vmdesc_index(&p->vd) < 0)
+		return ms_nomem(p);
 	p->have_vmdesc = true;
 	mi->has_vmdesc = true;
 	mi->vmdesc_offset = marker;
@@ -134,9 +174,10 @@ int ms_vmdesc_locate(struct ms_parser *p)
 			if (c[0] == QEMU_VM_VMDESCRIPTION && c[5] == '{' &&
 			    its_be32(c + 1) == e - (k + 5)) {
 				const uint8_t *prev = ms_get(&p->rd, k - 1, 1);
+				bool eof_before = prev && prev[0] == QEMU_VM_EOF;
 				int rc = ms_vmdesc_parse_at(p, k, e - (k + 5));
 
-				if (rc == 0 && (!prev || prev[0] != QEMU_VM_EOF))
+				if (rc == 0 && !eof_before)
 					ms_warn(p, "offset %llu: vmdesc not preceded by QEMU_VM_EOF",
 						(unsigned long long)k);
 				return rc;
@@ -149,6 +190,7 @@ int ms_vmdesc_locate(struct ms_parser *p)
 
 void ms_vmdesc_release(struct ms_parser *p)
 {
+	free(p->vd.keys);
 	json_object_put(p->vd.root);
 	memset(&p->vd, 0, sizeof(p->vd));
 }
@@ -186,12 +228,28 @@ struct json_object *ms_vmdesc_device(struct ms_parser *p, const char *idstr,
 			return d;
 		}
 	}
-	for (size_t i = 0; i < vd->nr_devices; i++) {
-		struct json_object *d = json_object_array_get_idx(vd->devices, i);
+	/* binary search: the first entry with this (name, instance) */
+	{
+		size_t lo = 0, hi = vd->nr_keys;
 
-		if (device_is(d, idstr, instance)) {
-			vd->cursor = i + 1;
-			return d;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct ms_vmdesc_key *k = &vd->keys[mid];
+			int c = strcmp(k->name, idstr);
+
+			if (c == 0)
+				c = k->instance < (int64_t)instance ? -1 :
+				    k->instance > (int64_t)instance;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < vd->nr_keys && !strcmp(vd->keys[lo].name, idstr) &&
+		    vd->keys[lo].instance == (int64_t)instance) {
+			vd->cursor = vd->keys[lo].index + 1;
+			return json_object_array_get_idx(vd->devices,
+							 vd->keys[lo].index);
 		}
 	}
 	return NULL;

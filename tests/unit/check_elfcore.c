@@ -88,7 +88,7 @@ START_TEST(unknown_kinds)
 	ck_assert_int_eq(open_bytes("KDUMP   \0\0\0\0", 12, &err), -ENOTSUP);
 	ck_assert_uint_eq(err.offset, 0);
 	ck_assert_int_eq(open_bytes("hello world, not a snapshot", 27, &err), -EINVAL);
-	ck_assert_str_eq(err.msg, "unknown snapshot format (magic 68 65 6c 6c): expected an ELF core, a QEMU stream, or a raw RAM image with --ram-base GPA");
+	ck_assert_str_eq(err.msg, "unknown snapshot format (magic 68 65 6c 6c): expected an ELF core, a QEMU migration stream, a virsh save image, or a raw RAM image with --ram-base GPA");
 	ck_assert_int_eq(open_bytes("", 0, &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "empty file (0 bytes): not a snapshot");
 	t_cleanup();

@@ -13,6 +13,7 @@ int main(void)
 	srunner_add_suite(sr, suite_regs());
 	srunner_add_suite(sr, suite_walk());
 	srunner_add_suite(sr, suite_elfcore());
+	srunner_add_suite(sr, suite_migstream());
 	srunner_add_suite(sr, suite_dump());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

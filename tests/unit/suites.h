@@ -8,7 +8,7 @@ Suite *suite_gmem(void);
 Suite *suite_regs(void);
 Suite *suite_walk(void);
 Suite *suite_elfcore(void);
-
+Suite *suite_migstream(void);
 
 Suite *suite_dump(void);
 #endif
