@@ -70,10 +70,13 @@ $(SAMPLES_DIR)/%: $(SHARED)/samples/kvm-synthetic/%.xz
 	xz -dc $< > $@.tmp && mv $@.tmp $@
 samples: $(SAMPLES)
 
-# The bundled sample: the kvm-synthetic ELF core with its registers file.
-demo: $(BUILD)/its-dump $(SAMPLES_DIR)/kvm-virt-2level.elf
-	$(BUILD)/its-dump --its-regs $(SHARED)/samples/kvm-synthetic/kvm-virt-2level.registers.json \
-		$(SAMPLES_DIR)/kvm-virt-2level.elf
+# The bundled sample: a real QEMU 10.0 migration stream (tests/fixtures/samples).
+DEMO := $(SAMPLES_DIR)/demo-qemu10-virt-its-stopped.mig
+$(DEMO): tests/fixtures/samples/qemu10-virt-its-stopped.mig.xz
+	@mkdir -p $(dir $@)
+	xz -dc $< > $@.tmp && mv $@.tmp $@
+demo: $(BUILD)/its-dump $(DEMO)
+	$(BUILD)/its-dump $(DEMO)
 
 check: $(BUILD)/its-dump $(BUILD)/its-fixture $(BUILD)/its-tests samples
 	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SAMPLES_DIR=$(abspath $(SAMPLES_DIR)) \

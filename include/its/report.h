@@ -14,6 +14,7 @@
 
 struct dump_opts {
 	bool all;			/* also non-zero invalid entries */
+	bool sections;			/* list a stream's records */
 	const uint32_t *devices;	/* --device filter, NULL: all */
 	size_t nr_devices;
 	const char *regs_source;	/* where registers came from, for the report */

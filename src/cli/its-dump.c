@@ -26,7 +26,7 @@ const char *argp_program_bug_address = NULL;
 enum {
 	OPT_PRETTY = 0x100, OPT_LAYOUT, OPT_RAM_BASE, OPT_ITS_REGS, OPT_BASER,
 	OPT_CTLR, OPT_IIDR, OPT_CBASER, OPT_CWRITER, OPT_CREADR, OPT_PROPBASER,
-	OPT_PENDBASER,
+	OPT_PENDBASER, OPT_SECTIONS,
 };
 
 static const struct argp_option options[] = {
@@ -35,10 +35,11 @@ static const struct argp_option options[] = {
 	{ "pretty", OPT_PRETTY, NULL, 0, "indented JSON output (implies --json)", 1 },
 	{ "all", 'a', NULL, 0, "also show non-zero invalid entries", 1 },
 	{ "device", 'd', "ID", 0, "only this DeviceID (repeatable; 0x... or decimal)", 1 },
+	{ "sections", OPT_SECTIONS, NULL, 0, "list a migration stream's sections and records, with offsets and sizes", 1 },
 	{ NULL, 0, NULL, 0, "Decoding:", 2 },
 	{ "layout", OPT_LAYOUT, "auto|kvm|tcg", 0, "table format (default auto: from GITS_IIDR and entry shapes)", 2 },
-	{ "ram-base", OPT_RAM_BASE, "[NAME=]GPA", 0, "GPA of a raw RAM image (or of RAM block NAME)", 2 },
-	{ NULL, 0, NULL, 0, "Registers (ELF cores and raw images carry none):", 3 },
+	{ "ram-base", OPT_RAM_BASE, "[NAME=]GPA", 0, "GPA of a raw RAM image, or of a stream's RAM block NAME (repeatable)", 2 },
+	{ NULL, 0, NULL, 0, "Registers (streams carry them; ELF cores and raw images do not; these override):", 3 },
 	{ "its-regs", OPT_ITS_REGS, "FILE", 0, "registers from an its-dump --json document or a registers object", 3 },
 	{ "baser", OPT_BASER, "N=VALUE", 0, "GITS_BASER<N> (repeatable)", 3 },
 	{ "ctlr", OPT_CTLR, "VALUE", 0, "GITS_CTLR", 3 },
@@ -53,7 +54,7 @@ static const struct argp_option options[] = {
 
 struct args {
 	const char *path;
-	bool json, pretty, all;
+	bool json, pretty, all, sections;
 	uint32_t devices[MAX_LIST];
 	size_t nr_devices;
 	const char *layout;
@@ -113,6 +114,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case 'j': a->json = true; break;
 	case OPT_PRETTY: a->json = a->pretty = true; break;
 	case 'a': a->all = true; break;
+	case OPT_SECTIONS: a->sections = true; break;
 	case 'd':
 		if (a->nr_devices >= MAX_LIST)
 			argp_error(st, "too many --device options");
@@ -202,7 +204,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 static const struct argp argp = {
 	options, parse_opt, "SNAPSHOT",
 	"Decode the GICv3 ITS tables (collections, devices, events) of an arm64 "
-	"VM snapshot: a QEMU dump-guest-memory ELF core or a raw RAM image."
+	"VM snapshot: a QEMU migration stream, a virsh save image, a QEMU "
+	"dump-guest-memory ELF core, or a raw RAM image."
 	"\vExit status: 0 all decoded; 1 decoded, but some entries are "
 	"unreadable (absent memory) or flagged; 8 the snapshot cannot be read; "
 	"16 usage error.",
@@ -303,6 +306,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	dopts.all = a.all;
+	dopts.sections = a.sections;
 	dopts.devices = a.nr_devices ? a.devices : NULL;
 	dopts.nr_devices = a.nr_devices;
 	dopts.regs_source = a.its_regs;

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "its/migstream.h"
 #include "its/regs.h"
 
 #define GPA_FMT "0x%012llx"
@@ -151,16 +152,8 @@ void report_its_registers(struct out *o, const struct its_image_its *its)
 	out_obj_end(o);
 }
 
-static void emit_snapshot(struct out *o, const struct snapshot *s)
+static void emit_ram_regions(struct out *o, const struct snapshot *s)
 {
-	out_obj_begin(o, "snapshot");
-	out_str(o, "path", "Snapshot: %s\n", s->path);
-	out_str(o, "format", "  format: %s", snap_format_name(s->format));
-	out_str(o, "description", " (%s)\n", s->format_desc);
-	if (s->nr_vcpus >= 0)
-		out_u64(o, "vcpus", "  vCPUs: %llu\n", (uint64_t)s->nr_vcpus);
-	else
-		out_null(o, "vcpus", "  vCPUs: unknown\n");
 	out_text(o, "  RAM regions:\n    %-22s %-18s %s\n", "Name", "GPA", "Size");
 	out_arr_begin(o, "ram");
 	for (size_t i = 0; i < gmem_nr_regions(s->mem); i++) {
@@ -173,6 +166,101 @@ static void emit_snapshot(struct out *o, const struct snapshot *s)
 		out_obj_end(o);
 	}
 	out_arr_end(o);
+}
+
+/* A stream's RAMBlocks with where their pages came from. */
+static void emit_ram_blocks(struct out *o, const struct migstream_info *mi)
+{
+	out_text(o, "  RAM blocks:\n    %-22s %-18s %-12s %8s %8s %8s %8s\n",
+		 "Name", "GPA", "Size", "data", "zero", "absent", "resent");
+	out_arr_begin(o, "ram");
+	for (size_t i = 0; i < mi->nr_blocks; i++) {
+		const struct migstream_ramblock *b = &mi->blocks[i];
+
+		out_obj_begin(o, NULL);
+		out_str(o, "name", "    %-22s", b->name);
+		if (b->mapped)
+			out_hex(o, "gpa", " 0x%016llx", b->gpa, 0);
+		else
+			out_null(o, "gpa", " -                 ");
+		out_hex(o, "size", " 0x%-10llx", b->used_length, 0);
+		out_obj_begin(o, "pages");
+		out_u64(o, "data", " %8llu", b->pages_data);
+		out_u64(o, "zero", " %8llu", b->pages_zero);
+		out_u64(o, "absent", " %8llu", b->pages_absent);
+		out_u64(o, "resent", " %8llu", b->pages_resent);
+		out_obj_end(o);
+		out_str(o, "role", "  %s", b->role ? b->role : "");
+		out_text(o, "%s\n", b->mapped ? "" : " (not mapped: GPA unknown)");
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+}
+
+static void emit_sections(struct out *o, const struct migstream_info *mi)
+{
+	out_text(o, "  Sections:\n    [%5s] %-12s %10s  %-15s %4s %-32s %4s %4s\n",
+		 "Nr", "Offset", "Size", "Type", "Id", "Name", "Inst", "Ver");
+	out_arr_begin(o, "sections");
+	for (size_t i = 0; i < mi->nr_records; i++) {
+		const struct migstream_record *r = &mi->records[i];
+		bool sect = r->type >= QEMU_VM_SECTION_START &&
+			    r->type <= QEMU_VM_SECTION_FULL;
+
+		out_obj_begin(o, NULL);
+		out_u64(o, "index", "    [%5llu]", i);
+		out_hex(o, "offset", " 0x%010llx", r->offset, 0);
+		out_u64(o, "size", " %10llu", r->size);
+		out_str(o, "type", "  %-15s", migstream_record_type_name(r->type));
+		if (sect) {
+			out_u64(o, "section_id", " %4llu", r->section_id);
+			out_str(o, "name", " %-32s", r->idstr);
+			out_u64(o, "instance_id", " %4llu", r->instance_id);
+			out_u64(o, "version_id", " %4llu", r->version_id);
+		} else if (r->type == QEMU_VM_COMMAND) {
+			out_u64(o, "command", " %4llu", r->command);
+			out_str(o, "name", " %s", migstream_command_name(r->command));
+		}
+		if (r->flags & MIGSTREAM_REC_SIZE_GUESSED)
+			out_str(o, "note", "  %s", "size found by the section footer");
+		else if (r->flags & MIGSTREAM_REC_SIZE_UNKNOWN)
+			out_str(o, "note", "  %s", "the read stopped in this record");
+		out_text(o, "\n");
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+	if (mi->nr_records_seen > mi->nr_records)
+		out_u64(o, "sections_not_listed", "    ... and %llu more records\n",
+			mi->nr_records_seen - mi->nr_records);
+}
+
+static void emit_snapshot(struct out *o, const struct snapshot *s,
+			  const struct dump_opts *opts)
+{
+	const struct migstream_info *mi = migstream_info(s);
+
+	out_obj_begin(o, "snapshot");
+	out_str(o, "path", "Snapshot: %s\n", s->path);
+	out_str(o, "format", "  format: %s", snap_format_name(s->format));
+	out_str(o, "description", " (%s)\n", s->format_desc);
+	if (mi)
+		out_str(o, "machine", "  machine: %s\n", mi->machine);
+	if (s->nr_vcpus >= 0)
+		out_u64(o, "vcpus", "  vCPUs: %llu\n", (uint64_t)s->nr_vcpus);
+	else
+		out_null(o, "vcpus", "  vCPUs: unknown\n");
+	if (mi)
+		emit_ram_blocks(o, mi);
+	else
+		emit_ram_regions(o, s);
+	if (mi && opts->sections)
+		emit_sections(o, mi);
+	if (mi) {
+		out_arr_begin(o, "warnings");
+		for (size_t i = 0; i < mi->nr_warnings; i++)
+			out_str(o, NULL, "  warning: %s\n", mi->warnings[i]);
+		out_arr_end(o);
+	}
 	out_obj_end(o);
 }
 
@@ -448,7 +536,7 @@ void report_dump(struct out *o, const struct snapshot *s,
 	memset(sum, 0, sizeof(*sum));
 	out_obj_begin(o, NULL);
 	out_u64(o, "format_version", NULL, REPORT_FORMAT_VERSION);
-	emit_snapshot(o, s);
+	emit_snapshot(o, s, opts);
 	out_arr_begin(o, "its");
 	for (size_t i = 0; i < img->nr_its; i++) {
 		const struct its_image_its *its = &img->its[i];

@@ -1,6 +1,7 @@
 /* its-dump end to end: fixtures written by its-fixture (an independent
  * writer, tests/tools), the real samples, golden outputs, bad input, jq. */
 #include <check.h>
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,11 +244,12 @@ END_TEST
 START_TEST(manifest_abi) { check_against_manifest("abi-examples"); }
 END_TEST
 
-/* The independent generator's KVM-ABI core decodes to exactly the
- * collections, devices and events of its expected.json. */
-START_TEST(kvm_synthetic_sample)
+/* The independent generator's KVM-ABI core (with its registers file) and
+ * stream decode to exactly the collections, devices and events of its
+ * expected.json. */
+static void kvm_synthetic(bool stream)
 {
-	char *prog = t_build("its-dump"), regs[512], elf[512], exp_path[512], *text;
+	char *prog = t_build("its-dump"), regs[512], snap[512], exp_path[512], *text;
 	json_object *exp, *doc, *its, *ec, *dc, *ed, *dd;
 	struct t_run r;
 
@@ -255,9 +257,14 @@ START_TEST(kvm_synthetic_sample)
 		 t_env("ITS_SHARED_DIR"));
 	snprintf(exp_path, sizeof(exp_path), "%s/samples/kvm-synthetic/kvm-virt-2level.expected.json",
 		 t_env("ITS_SHARED_DIR"));
-	snprintf(elf, sizeof(elf), "%s/kvm-virt-2level.elf", t_env("ITS_SAMPLES_DIR"));
-	{
-		const char *argv[] = { prog, "-j", "--its-regs", regs, elf, NULL };
+	snprintf(snap, sizeof(snap), "%s/kvm-virt-2level.%s", t_env("ITS_SAMPLES_DIR"),
+		 stream ? "mig" : "elf");
+	if (stream) {
+		const char *argv[] = { prog, "-j", snap, NULL };
+
+		t_run(&r, argv);
+	} else {
+		const char *argv[] = { prog, "-j", "--its-regs", regs, snap, NULL };
 
 		t_run(&r, argv);
 	}
@@ -303,11 +310,16 @@ START_TEST(kvm_synthetic_sample)
 		}
 	}
 	ck_assert_int_eq(geti(get(doc, "summary"), "events"), 20);
+	ck_assert_str_eq(json_object_get_string(get(get(its, "registers"), "GITS_IIDR")), "0x4b00043b");
 	json_object_put(exp);
 	json_object_put(doc);
 	t_run_free(&r);
 	free(prog);
 }
+
+START_TEST(kvm_synthetic_elf) { kvm_synthetic(false); }
+END_TEST
+START_TEST(kvm_synthetic_stream) { kvm_synthetic(true); }
 END_TEST
 
 /* Golden outputs: reviewed by hand against the fixture specs and
@@ -540,11 +552,36 @@ START_TEST(usage_errors)
 }
 END_TEST
 
-/* The real QEMU 10.0 ELF dump in QEMU's TCG layout, with the registers its
- * stream carries (samples/README.md), decodes to the README's mappings. */
-START_TEST(qemu10_elf_tcg)
+/* What samples/README.md lists for the real QEMU samples: the same
+ * DeviceIDs, EventIDs, LPIs and ICIDs in every capture; ITT and table
+ * addresses per boot. */
+struct real_sample {
+	const char *l1_raw;
+	uint64_t l2;
+	const char *itt[7];
+	const char *dte_raw[7];
+};
+
+static const struct real_sample qemu10 = {
+	"0x80000000431c0000", 0x431c0000,
+	{ "0x4303ec00", "0x4303e400", "0x4387d400", "0x4303b600", "0x4303a000",
+	  "0x4387c800", "0x43882000" },
+	{ "0x0000000010c0fb03", "0x0000000010c0f903", "0x0000000010e1f501",
+	  "0x0000000010c0ed81", "0x0000000010c0e801", "0x0000000010e1f203",
+	  "0x0000000010e20803" },
+};
+
+static const struct real_sample qemu72 = {
+	"0x8000000042dd0000", 0x42dd0000,
+	{ "0x42cbca00", "0x42cbda00", "0x42c4e400", "0x42c4b200", "0x42c4ac00",
+	  "0x42da2200", "0x42c4e000" },
+	{ "0x0000000010b2f283", "0x0000000010b2f683", "0x0000000010b13901",
+	  "0x0000000010b12c81", "0x0000000010b12b01", "0x0000000010b68883",
+	  "0x0000000010b13803" },
+};
+
+static void check_real_tables(json_object *doc, const struct real_sample *rs)
 {
-	char *prog = t_build("its-dump"), elf[512];
 	static const int want[7][4] = {	/* DeviceID, bits, first LPI, events */
 		{ 0x8, 2, 8194, 3 }, { 0x10, 2, 8198, 3 }, { 0x18, 1, 8202, 2 },
 		{ 0x20, 1, 8192, 1 }, { 0x28, 1, 8193, 1 }, { 0x100, 2, 8204, 3 },
@@ -553,25 +590,19 @@ START_TEST(qemu10_elf_tcg)
 	static const int icid[7][3] = {
 		{ 0, 1, 0 }, { 1, 0, 1 }, { 0, 1 }, { 0 }, { 1 }, { 0, 1, 0 }, { 1, 0, 1 },
 	};
-	json_object *doc, *its, *devs;
-	struct t_run r;
+	json_object *its = idx(get(doc, "its"), 0), *devs;
+	char gpa[32];
 
-	snprintf(elf, sizeof(elf), "%s/qemu10-virt-its-stopped.elf", t_env("ITS_SAMPLES_DIR"));
-	{
-		const char *argv[] = { prog, "-j", "--iidr", "0", "--baser", "0=0xf907000042590600",
-				       "--baser", "1=0xbc070000425a0600", elf, NULL };
-
-		t_run(&r, argv);
-	}
-	ck_assert_msg(r.status == 0, "%s", r.err);
-	doc = parse(r.out);
-	its = idx(get(doc, "its"), 0);
 	ck_assert_str_eq(gets(its, "layout"), "tcg");
 	ck_assert_int_eq(geti(get(doc, "snapshot"), "vcpus"), 2);
 	ck_assert_uint_eq(len(get(its, "collections")), 2);
+	ck_assert_str_eq(gets(idx(get(its, "collections"), 0), "raw"), "0x0000000000000001");
 	ck_assert_str_eq(gets(idx(get(its, "collections"), 1), "raw"), "0x0000000000000003");
 	ck_assert_int_eq(geti(idx(get(its, "collections"), 1), "target"), 1);
-	ck_assert_str_eq(gets(idx(get(get(its, "device_table"), "l1"), 0), "raw"), "0x80000000431c0000");
+	ck_assert_int_eq(geti(idx(get(its, "collections"), 1), "icid"), 1);
+	ck_assert_str_eq(gets(get(its, "device_table"), "gpa"), "0x42590000");
+	ck_assert_uint_eq(len(get(get(its, "device_table"), "l1")), 1);
+	ck_assert_str_eq(gets(idx(get(get(its, "device_table"), "l1"), 0), "raw"), rs->l1_raw);
 	devs = get(its, "devices");
 	ck_assert_uint_eq(len(devs), 7);
 	for (size_t i = 0; i < 7; i++) {
@@ -579,6 +610,11 @@ START_TEST(qemu10_elf_tcg)
 
 		ck_assert_int_eq(geti(d, "device_id"), want[i][0]);
 		ck_assert_int_eq(geti(d, "event_id_bits"), want[i][1]);
+		ck_assert_str_eq(gets(d, "itt"), rs->itt[i]);
+		ck_assert_str_eq(gets(d, "raw"), rs->dte_raw[i]);
+		snprintf(gpa, sizeof(gpa), "0x%llx",
+			 (unsigned long long)(rs->l2 + 8 * (uint64_t)want[i][0]));
+		ck_assert_str_eq(gets(d, "gpa"), gpa);
 		ck_assert_uint_eq(len(ev), (size_t)want[i][3]);
 		ck_assert(!json_object_object_get_ex(d, "next", NULL));
 		for (size_t k = 0; k < len(ev); k++) {
@@ -587,17 +623,111 @@ START_TEST(qemu10_elf_tcg)
 			ck_assert_int_eq(geti(idx(ev, k), "icid"), icid[i][k]);
 			ck_assert_str_eq(gets(idx(ev, k), "int_type"), "physical");
 			ck_assert_int_eq(geti(idx(ev, k), "doorbell"), 0x3ff);
+			ck_assert(!json_object_object_get_ex(idx(ev, k), "next", NULL));
 		}
 	}
-	/* README: DTE 0x8 raw, ITE raw as one little-endian 12-byte number */
-	ck_assert_str_eq(gets(idx(devs, 0), "raw"), "0x0000000010c0fb03");
-	ck_assert_str_eq(gets(idx(devs, 0), "gpa"), "0x431c0040");
-	ck_assert_str_eq(gets(idx(get(idx(devs, 0), "events"), 1), "raw"), "0x000003ff000000010000800f");
-	ck_assert_str_eq(gets(idx(devs, 6), "itt"), "0x43882000");
+	/* an ITE's raw value: its 12 bytes as one little-endian number */
+	ck_assert_str_eq(gets(idx(get(idx(devs, 0), "events"), 1), "raw"),
+			 "0x000003ff000000010000800f");
 	ck_assert_int_eq(geti(get(doc, "summary"), "events"), 16);
-	json_object_put(doc);
+	ck_assert_int_eq(geti(get(doc, "summary"), "devices"), 7);
+}
+
+static json_object *run_json(const char *const argv[])
+{
+	struct t_run r;
+	json_object *doc;
+
+	t_run(&r, argv);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.err, "");
+	doc = parse(r.out);
 	t_run_free(&r);
+	return doc;
+}
+
+/* The real QEMU 10.0 ELF dump, with the registers its stream carries. */
+START_TEST(qemu10_elf_tcg)
+{
+	char *prog = t_build("its-dump"), elf[512];
+	json_object *doc;
+
+	snprintf(elf, sizeof(elf), "%s/qemu10-virt-its-stopped.elf", t_env("ITS_SAMPLES_DIR"));
+	{
+		const char *argv[] = { prog, "-j", "--iidr", "0", "--baser", "0=0xf907000042590600",
+				       "--baser", "1=0xbc070000425a0600", elf, NULL };
+
+		doc = run_json(argv);
+	}
+	check_real_tables(doc, &qemu10);
+	json_object_put(doc);
 	free(prog);
+}
+END_TEST
+
+static void check_real_stream(const char *file, const struct real_sample *rs,
+			      uint64_t data, uint64_t zero, const char *its_off,
+			      int its_id)
+{
+	char *prog = t_build("its-dump"), path[512];
+	json_object *doc, *regs, *ram, *sec, *rd, *its_sec = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", t_env("ITS_SAMPLES_DIR"), file);
+	{
+		const char *argv[] = { prog, "-j", "--sections", path, NULL };
+
+		doc = run_json(argv);
+	}
+	check_real_tables(doc, rs);
+	regs = get(idx(get(doc, "its"), 0), "registers");
+	ck_assert_str_eq(gets(regs, "GITS_CTLR"), "0x80000001");
+	ck_assert_str_eq(gets(regs, "GITS_IIDR"), "0x00000000");
+	ck_assert_str_eq(gets(regs, "GITS_CBASER"), "0xb80000004258040f");
+	ck_assert_str_eq(gets(regs, "GITS_CWRITER"), "0x00000000000009e0");
+	ck_assert_str_eq(gets(regs, "GITS_CREADR"), "0x00000000000009e0");
+	ck_assert_str_eq(json_object_get_string(idx(get(regs, "GITS_BASER"), 0)), "0xf907000042590600");
+	ck_assert_str_eq(json_object_get_string(idx(get(regs, "GITS_BASER"), 1)), "0xbc070000425a0600");
+	ck_assert_str_eq(json_object_get_string(idx(get(regs, "GITS_BASER"), 2)), "0x0000000000000000");
+	rd = get(doc, "redistributors");
+	ck_assert_uint_eq(len(rd), 2);
+	ck_assert_str_eq(gets(idx(rd, 0), "GICR_PROPBASER"), "0x00000000425b078f");
+	ck_assert_str_eq(gets(idx(rd, 1), "GICR_PROPBASER"), "0x00000000425b078f");
+	ck_assert_str_eq(gets(get(doc, "snapshot"), "format"), "qemu-stream");
+	ram = idx(get(get(doc, "snapshot"), "ram"), 0);
+	ck_assert_str_eq(gets(ram, "name"), "mach-virt.ram");
+	ck_assert_str_eq(gets(ram, "gpa"), "0x40000000");
+	ck_assert_str_eq(gets(ram, "size"), "0x10000000");
+	ck_assert_int_eq(geti(get(ram, "pages"), "data"), (int64_t)data);
+	ck_assert_int_eq(geti(get(ram, "pages"), "zero"), (int64_t)zero);
+	ck_assert_int_eq(geti(get(ram, "pages"), "absent"), 0);
+	ck_assert_int_eq(geti(get(ram, "pages"), "resent"), 0);
+	sec = get(get(doc, "snapshot"), "sections");
+	for (size_t i = 0; i < len(sec); i++)
+		if (json_object_object_get_ex(idx(sec, i), "name", NULL) &&
+		    !strcmp(gets(idx(sec, i), "name"), "arm_gicv3_its"))
+			its_sec = idx(sec, i);
+	ck_assert_ptr_nonnull(its_sec);
+	ck_assert_str_eq(gets(its_sec, "offset"), its_off);
+	ck_assert_int_eq(geti(its_sec, "section_id"), its_id);
+	ck_assert_int_eq(geti(its_sec, "size"), 128);
+	ck_assert_str_eq(gets(its_sec, "type"), "SECTION_FULL");
+	json_object_put(doc);
+	free(prog);
+}
+
+START_TEST(qemu10_stream)
+{
+	/* README: ITS section at 62,661,364 = 0x3bc22f4, section_id 10 */
+	check_real_stream("qemu10-virt-its-stopped.mig", &qemu10, 15079, 50457,
+			  "0x3bc22f4", 10);
+}
+END_TEST
+
+START_TEST(qemu72_stream)
+{
+	/* README: ITS section at 62,632,729 = 0x3bbb319, section_id 11 */
+	check_real_stream("qemu72-virt-its-stopped.mig", &qemu72, 15072, 50464,
+			  "0x3bbb319", 11);
 }
 END_TEST
 
@@ -620,8 +750,11 @@ Suite *suite_dump(void)
 	tcase_add_test(tc, manifest_invalid);
 	tcase_add_test(tc, manifest_replica);
 	tcase_add_test(tc, manifest_abi);
-	tcase_add_test(tc, kvm_synthetic_sample);
+	tcase_add_test(tc, kvm_synthetic_elf);
+	tcase_add_test(tc, kvm_synthetic_stream);
 	tcase_add_test(tc, qemu10_elf_tcg);
+	tcase_add_test(tc, qemu10_stream);
+	tcase_add_test(tc, qemu72_stream);
 	tcase_add_test(tg, golden_minimal_text);
 	tcase_add_test(tg, golden_minimal_json);
 	tcase_add_test(tg, golden_twolevel_text);
