@@ -219,17 +219,29 @@ static void write_segment(int fd, const char *path, const struct fx_ram *ram,
 	size_t first = (ph->p_paddr - r->gpa) / FX_PAGE_SIZE;
 	size_t last = (seg_end - 1 - r->gpa) / FX_PAGE_SIZE;
 
+	uint8_t *scratch = NULL;
 	for (size_t k = first; k <= last; k++) {
-		if (!r->pages[k])
-			continue;
 		uint64_t pg = r->gpa + (uint64_t)k * FX_PAGE_SIZE;
 		uint64_t a = pg > ph->p_paddr ? pg : ph->p_paddr;
 		uint64_t b = pg + FX_PAGE_SIZE < seg_end ? pg + FX_PAGE_SIZE : seg_end;
-		const uint8_t *src = r->pages[k] + (a - pg);
+		const uint8_t *src;
+		if (r->pages[k]) {
+			src = r->pages[k] + (a - pg);
+		} else if (fx_ram_filled(ram, a, b - a)) {
+			/* "fill" background: generated, never stored */
+			if (!scratch)
+				scratch = fx_calloc(1, FX_PAGE_SIZE);
+			memset(scratch, 0, FX_PAGE_SIZE);
+			fx_fill_apply(ram, a, scratch, b - a);
+			src = scratch;
+		} else {
+			continue;
+		}
 		if (all_zero(src, b - a))
 			continue;
 		pwrite_all(fd, path, src, b - a, ph->p_offset + (a - ph->p_paddr));
 	}
+	free(scratch);
 }
 
 static void elf_fail(const char *path, const char *what)

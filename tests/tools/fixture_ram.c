@@ -1,6 +1,8 @@
 /*
  * its-fixture: the synthetic guest RAM (sparse, 4 KiB pages allocated on the
- * first write) and its holes / absent ranges.
+ * first write), its holes / absent ranges and its "fill" background (pattern
+ * bytes generated on the fly, so that a 4 GiB guest full of data costs no
+ * memory: only pages that are written are stored).
  */
 #include "fixture.h"
 
@@ -65,6 +67,59 @@ char *fx_ram_why_not(const struct fx_ram *ram, uint64_t gpa, uint64_t len)
 			 (unsigned long long)len);
 }
 
+/* ------------------------------------------------------------ fill */
+
+/* One 64-bit word of a fill pattern, for the 8-aligned word at GPA w. */
+static uint64_t fill_word(const struct fx_fill *f, uint64_t w)
+{
+	if (f->pattern == FX_FILL_COUNTER)
+		return w;
+	/* splitmix64's finaliser over (seed, word index): deterministic,
+	 * independent per word, non-zero with overwhelming probability */
+	uint64_t z = f->seed ^ (((w >> 3) + 1) * 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void store_le64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+#endif
+}
+
+bool fx_ram_filled(const struct fx_ram *ram, uint64_t gpa, uint64_t len)
+{
+	for (size_t i = 0; i < ram->nfills; i++)
+		if (overlaps(gpa, len, ram->fills[i].gpa, ram->fills[i].size))
+			return true;
+	return false;
+}
+
+void fx_fill_apply(const struct fx_ram *ram, uint64_t gpa, uint8_t *buf, uint64_t len)
+{
+	for (size_t i = 0; i < ram->nfills; i++) {
+		const struct fx_fill *f = &ram->fills[i];
+		uint64_t a = gpa > f->gpa ? gpa : f->gpa;
+		uint64_t b = gpa + len < f->gpa + f->size ? gpa + len : f->gpa + f->size;
+		uint64_t x = a;
+		if (a >= b)
+			continue;
+		for (; x < b && (x & 7); x++)
+			buf[x - gpa] = (uint8_t)(fill_word(f, x & ~7ull) >> (8 * (x & 7)));
+		for (; b - x >= 8; x += 8)
+			store_le64(buf + (x - gpa), fill_word(f, x));
+		for (; x < b; x++)
+			buf[x - gpa] = (uint8_t)(fill_word(f, x & ~7ull) >> (8 * (x & 7)));
+	}
+}
+
+/* ------------------------------------------------------------ pages */
+
 static uint8_t *page_for_write(struct fx_ram *ram, uint64_t gpa)
 {
 	struct fx_region *r = (struct fx_region *)find_region(ram, gpa);
@@ -72,8 +127,14 @@ static uint8_t *page_for_write(struct fx_ram *ram, uint64_t gpa)
 		fx_fatal("internal error: write outside RAM at 0x%llx",
 			 (unsigned long long)gpa);
 	size_t pi = (gpa - r->gpa) / FX_PAGE_SIZE;
-	if (!r->pages[pi])
+	if (!r->pages[pi]) {
+		uint64_t pg = r->gpa + (uint64_t)pi * FX_PAGE_SIZE;
+		uint64_t n = r->gpa + r->size - pg < FX_PAGE_SIZE ? r->gpa + r->size - pg
+								    : FX_PAGE_SIZE;
 		r->pages[pi] = fx_calloc(1, FX_PAGE_SIZE);
+		/* a written page keeps its background */
+		fx_fill_apply(ram, pg, r->pages[pi], n);
+	}
 	return r->pages[pi];
 }
 
@@ -106,8 +167,9 @@ void fx_ram_fill(struct fx_ram *ram, uint64_t gpa, uint8_t byte, uint64_t len)
 		uint64_t n = chunk_len(ram, gpa, len);
 		const struct fx_region *r = find_region(ram, gpa);
 		size_t pi = (gpa - r->gpa) / FX_PAGE_SIZE;
-		/* filling an untouched page with zeros needs no page */
-		if (byte != 0 || r->pages[pi]) {
+		/* filling an untouched page with zeros needs no page, unless
+		 * the page has a "fill" background */
+		if (byte != 0 || r->pages[pi] || fx_ram_filled(ram, gpa, n)) {
 			uint8_t *p = page_for_write(ram, gpa);
 			memset(p + (gpa - r->gpa) % FX_PAGE_SIZE, byte, n);
 		}
@@ -123,10 +185,12 @@ void fx_ram_read(const struct fx_ram *ram, uint64_t gpa, void *buf, uint64_t len
 		uint64_t n = chunk_len(ram, gpa, len);
 		const struct fx_region *r = find_region(ram, gpa);
 		const uint8_t *p = r->pages[(gpa - r->gpa) / FX_PAGE_SIZE];
-		if (p)
+		if (p) {
 			memcpy(dst, p + (gpa - r->gpa) % FX_PAGE_SIZE, n);
-		else
+		} else {
 			memset(dst, 0, n);
+			fx_fill_apply(ram, gpa, dst, n);
+		}
 		gpa += n;
 		dst += n;
 		len -= n;
@@ -145,5 +209,6 @@ void fx_ram_free(struct fx_ram *ram)
 	free(ram->regions);
 	free(ram->holes);
 	free(ram->absent);
+	free(ram->fills);
 	memset(ram, 0, sizeof(*ram));
 }

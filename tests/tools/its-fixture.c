@@ -1,14 +1,17 @@
 /*
  * its-fixture: turn a readable JSON spec of a synthetic arm64 guest into a
- * dump-guest-memory style ELF64 core, the matching registers JSON and a
- * manifest of every ITS table entry written.
+ * dump-guest-memory style ELF64 core, or a QEMU migration stream (bare or
+ * behind a libvirt save header), the matching registers JSON and a manifest
+ * of every ITS table entry written.
  *
- *   its-fixture SPEC.json -o OUT.elf [--regs OUT.regs.json]
- *                                    [--manifest OUT.manifest.json]
+ *   its-fixture SPEC.json -o OUT [--format elf|stream|libvirt]
+ *                         [--regs OUT.regs.json] [--manifest OUT.manifest.json]
  *
  * The spec format is documented in tests/fixtures/README.  Entry encodings
  * follow shared/spec/kvm-its-abi.md §1.2-1.7 (KVM ITS table ABI rev 0) and
- * §4.1 (GITS_BASER); nothing is taken from the its-tools sources.
+ * §4.1 (GITS_BASER); the stream follows shared/spec/qemu-migration-stream.md
+ * (fixture_stream.c, fixture_vmstate.c); nothing is taken from the its-tools
+ * sources.
  *
  * Exit status: 0 written, 1 operational error (I/O), 2 bad spec or usage.
  */
@@ -158,6 +161,11 @@ static struct {
 	uint64_t truncate_to;
 	struct entry **entries;   /* every encoded entry */
 	size_t nentries, entries_cap;
+	struct fx_block *blocks;  /* every "ram" element, spec order */
+	size_t nblocks;
+	enum fx_format format;
+	struct fx_stream_opts so;
+	struct fx_stream *stream; /* after writing a stream */
 } S;
 
 /* ------------------------------------------------------------ utilities */
@@ -417,39 +425,76 @@ static void parse_ranges(json_object *a, const char *key, struct fx_range **out,
 
 static void parse_ram(json_object *root)
 {
-	static const char *const keys[] = { "name", "gpa", "size", NULL };
+	static const char *const keys[] = { "name", "gpa", "size", "stream_only", NULL };
 	json_object *a = get_array(root, "ram", "");
-	size_t n = array_len(a);
+	size_t n = array_len(a), nguest = 0;
 	if (!n)
 		fx_spec_error("ram: at least one RAM region is required");
 
+	/* guest RAM regions (a GPA and not stream_only) go to the RAM model;
+	 * the others are RAMBlocks of the stream only, all zero */
 	S.ram.regions = fx_calloc(n, sizeof(*S.ram.regions));
-	S.ram.nregions = n;
+	S.blocks = fx_calloc(n, sizeof(*S.blocks));
+	S.nblocks = n;
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(a, i);
 		char *path = fx_printf("ram[%zu]", i);
 		check_keys(o, path, keys);
-		struct fx_region *r = &S.ram.regions[i];
+		struct fx_block *b = &S.blocks[i];
 		json_object *name = get(o, "name");
 		if (name && !json_object_is_type(name, json_type_string))
 			fx_spec_error("%s.name: expected a string", path);
-		r->name = name ? fx_strdup(json_object_get_string(name)) : fx_printf("ram%zu", i);
-		r->gpa = req_u64(o, "gpa", path);
-		r->size = req_u64(o, "size", path);
-		if (!r->size)
+		char *nm = name ? fx_strdup(json_object_get_string(name)) : fx_printf("ram%zu", i);
+		/* "gpa": null (given, but null) = a RAMBlock with no GPA */
+		json_object *g = NULL;
+		if (!json_object_object_get_ex(o, "gpa", &g))
+			fx_spec_error("%s: \"gpa\" is missing (null for a stream-only block)", path);
+		b->has_gpa = get_u64(o, "gpa", path, &b->gpa);
+		b->size = req_u64(o, "size", path);
+		b->stream_only = get_bool(o, "stream_only", path, false) || !b->has_gpa;
+		if (!b->size)
 			fx_spec_error("%s.size: must not be 0", path);
-		if (r->gpa + r->size < r->gpa || r->gpa + r->size > PA_LIMIT)
+		if (b->has_gpa && (b->gpa + b->size < b->gpa || b->gpa + b->size > PA_LIMIT))
 			fx_spec_error("%s: 0x%llx+0x%llx is beyond the 52-bit physical address space",
-				      path, (unsigned long long)r->gpa, (unsigned long long)r->size);
+				      path, (unsigned long long)b->gpa, (unsigned long long)b->size);
+		if (b->stream_only) {
+			b->name = nm;
+			free(path);
+			continue;
+		}
+		struct fx_region *r = &S.ram.regions[nguest++];
+		r->name = nm;
+		r->gpa = b->gpa;
+		r->size = b->size;
+		r->spec_index = i;
 		r->npages = (size_t)((r->size + FX_PAGE_SIZE - 1) / FX_PAGE_SIZE);
 		r->pages = fx_calloc(r->npages, sizeof(*r->pages));
 		free(path);
 	}
-	qsort(S.ram.regions, n, sizeof(*S.ram.regions), cmp_region);
-	for (size_t i = 1; i < n; i++) {
+	if (!nguest)
+		fx_spec_error("ram: at least one guest RAM region (with a \"gpa\", not \"stream_only\") is required");
+	S.ram.nregions = nguest;
+	qsort(S.ram.regions, nguest, sizeof(*S.ram.regions), cmp_region);
+	for (size_t i = 1; i < nguest; i++) {
 		const struct fx_region *p = &S.ram.regions[i - 1], *r = &S.ram.regions[i];
 		if (p->gpa + p->size > r->gpa)
 			fx_spec_error("ram: regions \"%s\" and \"%s\" overlap", p->name, r->name);
+	}
+	for (size_t i = 0; i < nguest; i++) {
+		struct fx_block *b = &S.blocks[S.ram.regions[i].spec_index];
+		b->name = S.ram.regions[i].name;
+		b->region = &S.ram.regions[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_block *b = &S.blocks[i];
+		if (!b->stream_only || !b->has_gpa)
+			continue;
+		for (size_t k = 0; k < nguest; k++) {
+			const struct fx_region *r = &S.ram.regions[k];
+			if (b->gpa < r->gpa + r->size && r->gpa < b->gpa + b->size)
+				fx_spec_error("ram: stream_only \"%s\" overlaps region \"%s\"",
+					      b->name, r->name);
+		}
 	}
 
 	parse_ranges(get_array(root, "holes", ""), "holes", &S.ram.holes, &S.ram.nholes);
@@ -468,6 +513,54 @@ static void parse_ram(json_object *root)
 					      (unsigned long long)x->gpa, (unsigned long long)x->size,
 					      (unsigned long long)y->gpa, (unsigned long long)y->size);
 		}
+}
+
+/* "fill": one object or an array of {gpa, size, pattern, seed} */
+static void parse_fill(json_object *root)
+{
+	static const char *const keys[] = { "gpa", "size", "pattern", "seed", NULL };
+	json_object *v = get(root, "fill");
+	if (!v)
+		return;
+	bool one = json_object_is_type(v, json_type_object);
+	if (!one && !json_object_is_type(v, json_type_array))
+		fx_spec_error("fill: expected an object or an array of objects");
+	size_t n = one ? 1 : array_len(v);
+	S.ram.fills = fx_calloc(n, sizeof(*S.ram.fills));
+	S.ram.nfills = n;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = one ? v : json_object_array_get_idx(v, i);
+		char *path = one ? fx_strdup("fill") : fx_printf("fill[%zu]", i);
+		check_keys(o, path, keys);
+		struct fx_fill *f = &S.ram.fills[i];
+		f->gpa = req_u64(o, "gpa", path);
+		f->size = req_u64(o, "size", path);
+		get_u64(o, "seed", path, &f->seed);
+		if (!f->size)
+			fx_spec_error("%s.size: must not be 0", path);
+		bool inside = false;
+		for (size_t k = 0; k < S.ram.nregions; k++) {
+			const struct fx_region *g = &S.ram.regions[k];
+			if (f->gpa >= g->gpa && f->gpa - g->gpa < g->size &&
+			    f->size <= g->size - (f->gpa - g->gpa))
+				inside = true;
+		}
+		if (!inside)
+			fx_spec_error("%s: 0x%llx+0x%llx is not inside one RAM region", path,
+				      (unsigned long long)f->gpa, (unsigned long long)f->size);
+		json_object *pt = get(o, "pattern");
+		const char *ps = pt && json_object_is_type(pt, json_type_string)
+				 ? json_object_get_string(pt) : NULL;
+		if (pt && !ps)
+			fx_spec_error("%s.pattern: expected \"random\" or \"counter\"", path);
+		if (!ps || !strcmp(ps, "random"))
+			f->pattern = FX_FILL_RANDOM;
+		else if (!strcmp(ps, "counter"))
+			f->pattern = FX_FILL_COUNTER;
+		else
+			fx_spec_error("%s.pattern: \"%s\" is not \"random\" or \"counter\"", path, ps);
+		free(path);
+	}
 }
 
 /* ------------------------------------------------------------ ITS spec */
@@ -1004,6 +1097,218 @@ static void parse_elf(json_object *root)
 	}
 }
 
+/* ------------------------------------------------------------ stream spec */
+
+static const char *const lv_format_names[] = { "raw", "gzip", "bzip2", "xz", "lzop",
+	"zstd", "sparse", NULL };
+
+static char *get_string(json_object *o, const char *key, const char *path)
+{
+	json_object *v = get(o, key);
+	if (!v)
+		return NULL;
+	if (!json_object_is_type(v, json_type_string))
+		fx_spec_error("%s.%s: expected a string", path, key);
+	return fx_strdup(json_object_get_string(v));
+}
+
+/* "virt-A.B" -> A * 100 + B, else -1 */
+static long machine_version(const char *m)
+{
+	unsigned a, b;
+	char tail;
+	if (sscanf(m, "virt-%u.%u%c", &a, &b, &tail) != 2)
+		return -1;
+	return (long)a * 100 + b;
+}
+
+static void default_xml(void)
+{
+	uint64_t kib = 0;
+	for (size_t i = 0; i < S.ram.nregions; i++)
+		kib += S.ram.regions[i].size / 1024;
+	S.so.lv_xml = fx_printf(
+		"<domain type='kvm'>\n"
+		"  <name>its-fixture</name>\n"
+		"  <uuid>6f1c2d3e-4b5a-4c6d-8e7f-000000000001</uuid>\n"
+		"  <memory unit='KiB'>%llu</memory>\n"
+		"  <currentMemory unit='KiB'>%llu</currentMemory>\n"
+		"  <vcpu placement='static'>%u</vcpu>\n"
+		"  <os>\n"
+		"    <type arch='aarch64' machine='%s'>hvm</type>\n"
+		"  </os>\n"
+		"  <features>\n"
+		"    <gic version='3'/>\n"
+		"  </features>\n"
+		"  <cpu mode='host-passthrough' check='none'/>\n"
+		"  <devices>\n"
+		"    <emulator>/usr/bin/qemu-system-aarch64</emulator>\n"
+		"  </devices>\n"
+		"</domain>\n",
+		(unsigned long long)kib, (unsigned long long)kib, S.vcpus, S.so.machine);
+}
+
+static void parse_stream(json_object *root)
+{
+	static const char *const keys[] = { "qemu", "machine", "version", "page_bits",
+		"switchover", "vmdesc", "mapped_ram", "offset", "part_pages", "live",
+		"its_section_version", "gicv3_section_version", "gicv3", "footer_corrupt",
+		"truncate", "libvirt", NULL };
+	static const char *const lkeys[] = { "passes", "resend", "dirty_value", NULL };
+	static const char *const rkeys[] = { "gpa", "size", "dirty_value", NULL };
+	static const char *const gkeys[] = { "gicd_ctlr", "gicr_ctlr", "sre_el1", "virt",
+		"gicv4", "nmi", "no_migration_shift_bug", NULL };
+	static const char *const fkeys[] = { "idstr", "instance_id", "section_id", NULL };
+	static const char *const vkeys[] = { "xml", "cookie", "format", "was_running",
+		"incomplete", "padding", NULL };
+	struct fx_stream_opts *so = &S.so;
+	json_object *o = get(root, "stream");
+	json_object *empty = json_object_new_object();
+	if (!o)
+		o = empty;
+	check_keys(o, "stream", keys);
+
+	char *q = get_string(o, "qemu", "stream");
+	so->qemu = FX_QEMU_10_0;
+	if (q && !strcmp(q, "7.2"))
+		so->qemu = FX_QEMU_7_2;
+	else if (q && strcmp(q, "10.0"))
+		fx_spec_error("stream.qemu: \"%s\": the writer reproduces \"7.2\" and \"10.0\"", q);
+	free(q);
+	so->machine = get_string(o, "machine", "stream");
+	if (!so->machine)
+		so->machine = fx_strdup(so->qemu == FX_QEMU_7_2 ? "virt-7.2" : "virt-10.0");
+	if (!*so->machine || strlen(so->machine) > 255)
+		fx_spec_error("stream.machine: 1..255 characters");
+	so->version = (uint32_t)get_u64_max(o, "version", "stream", 3, 0xffffffffull);
+	so->page_bits = (unsigned)get_u64_max(o, "page_bits", "stream", 12, 16);
+	if (so->page_bits < 10)
+		fx_spec_error("stream.page_bits: 10..16 (1 KiB .. 64 KiB pages)");
+	/* SWITCHOVER_START: QEMU >= 10.0 with a machine type >= 10.0 (§5) */
+	long mv = machine_version(so->machine);
+	so->switchover = get_bool(o, "switchover", "stream",
+				  so->qemu >= FX_QEMU_10_0 && (mv < 0 || mv >= 1000));
+	so->vmdesc = get_bool(o, "vmdesc", "stream", true);
+	so->mapped_ram = get_bool(o, "mapped_ram", "stream", false);
+	if (so->mapped_ram && so->qemu < FX_QEMU_10_0)
+		fx_spec_error("stream.mapped_ram: needs QEMU >= 9.0 (stream.qemu \"10.0\")");
+	get_u64(o, "offset", "stream", &so->offset);
+	so->part_pages = get_u64_max(o, "part_pages", "stream", 16384, UINT64_MAX);
+	if (!so->part_pages)
+		fx_spec_error("stream.part_pages: at least 1");
+
+	json_object *l = get(o, "live");
+	so->passes = 1;
+	so->dirty_value = 0xa5;
+	if (l) {
+		check_keys(l, "stream.live", lkeys);
+		so->passes = (unsigned)get_u64_max(l, "passes", "stream.live", 3, 64);
+		if (!so->passes)
+			fx_spec_error("stream.live.passes: 1..64");
+		so->dirty_value = (uint8_t)get_u64_max(l, "dirty_value", "stream.live", 0xa5, 0xff);
+		json_object *a = get_array(l, "resend", "stream.live");
+		so->nresend = array_len(a);
+		so->resend = fx_calloc(so->nresend, sizeof(*so->resend));
+		for (size_t i = 0; i < so->nresend; i++) {
+			json_object *r = json_object_array_get_idx(a, i);
+			char *path = fx_printf("stream.live.resend[%zu]", i);
+			check_keys(r, path, rkeys);
+			so->resend[i].gpa = req_u64(r, "gpa", path);
+			so->resend[i].size = req_u64(r, "size", path);
+			if (!so->resend[i].size)
+				fx_spec_error("%s.size: must not be 0", path);
+			so->resend[i].dirty = get(r, "dirty_value")
+				? (int)get_u64_max(r, "dirty_value", path, 0, 0xff) : -1;
+			free(path);
+		}
+	}
+	so->its_version = (uint32_t)get_u64_max(o, "its_section_version", "stream", 0, 0xffffffffull);
+	so->gicv3_version = (uint32_t)get_u64_max(o, "gicv3_section_version", "stream", 1,
+						   0xffffffffull);
+
+	json_object *g = get(o, "gicv3");
+	json_object *gempty = json_object_new_object();
+	if (!g)
+		g = gempty;
+	check_keys(g, "stream.gicv3", gkeys);
+	so->gicd_ctlr = (uint32_t)get_u64_max(g, "gicd_ctlr", "stream.gicv3", 0, 0xffffffffull);
+	so->gicr_ctlr = (uint32_t)get_u64_max(g, "gicr_ctlr", "stream.gicv3", 0, 0xffffffffull);
+	so->gic_virt = get_bool(g, "virt", "stream.gicv3", false);
+	so->gic_v4 = get_bool(g, "gicv4", "stream.gicv3", false);
+	so->gic_nmi = get_bool(g, "nmi", "stream.gicv3", false);
+	if (so->gic_nmi && so->qemu < FX_QEMU_10_0)
+		fx_spec_error("stream.gicv3.nmi: QEMU 7.2 has no GICv3 NMI state");
+	so->gic_shift_bug = get_bool(g, "no_migration_shift_bug", "stream.gicv3", true);
+	so->sre_el1 = fx_calloc(S.vcpus, sizeof(*so->sre_el1));
+	for (unsigned i = 0; i < S.vcpus; i++)
+		so->sre_el1[i] = 7;   /* SRE|DFB|DIB: a booted Linux, no subsection */
+	json_object *sre = get(g, "sre_el1");
+	if (sre && json_object_is_type(sre, json_type_array)) {
+		if (array_len(sre) != S.vcpus)
+			fx_spec_error("stream.gicv3.sre_el1: %zu values for %u vCPUs", array_len(sre),
+				      S.vcpus);
+		for (unsigned i = 0; i < S.vcpus; i++) {
+			char *what = fx_printf("stream.gicv3.sre_el1[%u]", i);
+			so->sre_el1[i] = parse_u64(json_object_array_get_idx(sre, i), what);
+			free(what);
+		}
+	} else if (sre) {
+		uint64_t v = parse_u64(sre, "stream.gicv3.sre_el1");
+		for (unsigned i = 0; i < S.vcpus; i++)
+			so->sre_el1[i] = v;
+	}
+	json_object_put(gempty);
+
+	json_object *f = get(o, "footer_corrupt");
+	if (f) {
+		check_keys(f, "stream.footer_corrupt", fkeys);
+		so->footer_corrupt = true;
+		so->fc_idstr = get_string(f, "idstr", "stream.footer_corrupt");
+		if (!so->fc_idstr)
+			fx_spec_error("stream.footer_corrupt: \"idstr\" is missing");
+		so->fc_section_id = (uint32_t)get_u64_max(f, "section_id", "stream.footer_corrupt",
+							  0, 0xffffffffull);
+		if (!get(f, "section_id"))
+			fx_spec_error("stream.footer_corrupt: \"section_id\" is missing");
+		so->fc_has_instance = get(f, "instance_id") != NULL;
+		so->fc_instance = (uint32_t)get_u64_max(f, "instance_id", "stream.footer_corrupt",
+							0, 0xffffffffull);
+	}
+	so->truncate = get_u64(o, "truncate", "stream", &so->truncate_to);
+
+	json_object *v = get(o, "libvirt");
+	json_object *vempty = json_object_new_object();
+	if (!v)
+		v = vempty;
+	check_keys(v, "stream.libvirt", vkeys);
+	so->lv_xml = get_string(v, "xml", "stream.libvirt");
+	if (!so->lv_xml)
+		default_xml();
+	so->lv_cookie = get_string(v, "cookie", "stream.libvirt");
+	json_object *fm = get(v, "format");
+	so->lv_format = 0;
+	if (fm && json_object_is_type(fm, json_type_string) &&
+	    !strchr("0123456789", json_object_get_string(fm)[0])) {
+		const char *name = json_object_get_string(fm);
+		bool found = false;
+		for (uint32_t i = 0; lv_format_names[i]; i++)
+			if (!strcmp(name, lv_format_names[i])) {
+				so->lv_format = i;
+				found = true;
+			}
+		if (!found)
+			fx_spec_error("stream.libvirt.format: \"%s\" is not raw, gzip, bzip2, xz, lzop, zstd, sparse or a number",
+				      name);
+	} else if (fm) {
+		so->lv_format = (uint32_t)get_u64_max(v, "format", "stream.libvirt", 0, 0xffffffffull);
+	}
+	so->lv_was_running = get_bool(v, "was_running", "stream.libvirt", true);
+	so->lv_incomplete = get_bool(v, "incomplete", "stream.libvirt", false);
+	so->lv_padding = get_u64_max(v, "padding", "stream.libvirt", 0x10000, 0x40000000);
+	json_object_put(vempty);
+	json_object_put(empty);
+}
+
 /* ------------------------------------------------------------ placing */
 
 static int cmp_entry_gpa(const void *a, const void *b)
@@ -1163,14 +1468,20 @@ static void write_regs(const char *path)
 	json_object_put(root);
 }
 
-/* common tail of every manifest entry */
+/* common tail of every manifest entry; for a stream, where its bytes are in
+ * the file: the copy in the last record of its page (null: that record is a
+ * ZERO record / a clear mapped-ram bit, or the page was never sent) */
 static void entry_flags(json_object *o, const struct entry *e)
 {
+	uint64_t off;
 	add(o, "written", json_object_new_boolean(e->written));
 	if (e->has_raw)
 		add(o, "raw_override", json_object_new_boolean(1));
 	if (e->final != e->enc)
 		add(o, "clobbered", json_object_new_boolean(1));
+	if (S.stream)
+		add(o, "file_offset", e->written && fx_stream_locate(S.stream, e->gpa, &off)
+					      ? jhex(off) : NULL);
 }
 
 static void write_manifest(const char *path, const struct fx_elf_plan *plan)
@@ -1261,6 +1572,29 @@ static void write_manifest(const char *path, const struct fx_elf_plan *plan)
 	}
 	add(root, "raw", ra);
 
+	if (S.ram.nfills) {
+		static const char *const pat[] = { "random", "counter" };
+		json_object *fa = json_object_new_array();
+		for (size_t i = 0; i < S.ram.nfills; i++) {
+			const struct fx_fill *f = &S.ram.fills[i];
+			json_object *o = json_object_new_object();
+			add(o, "gpa", jhex(f->gpa));
+			add(o, "size", jhex(f->size));
+			add(o, "pattern", json_object_new_string(pat[f->pattern]));
+			add(o, "seed", jhex(f->seed));
+			json_object_array_add(fa, o);
+		}
+		add(root, "fill", fa);
+	}
+
+	if (S.stream) {
+		add(root, "stream", fx_stream_manifest(S.stream));
+		add(root, "file_size", jhex(fx_stream_file_size(S.stream)));
+		write_json(path, root);
+		json_object_put(root);
+		return;
+	}
+
 	/* program headers as they are in the file (after "elf" corruption) */
 	json_object *pa = json_object_new_array();
 	for (size_t i = 1; i < plan->nphdrs; i++) {
@@ -1335,7 +1669,8 @@ static json_object *load_spec(const char *path)
 static void parse_spec(void)
 {
 	static const char *const keys[] = { "description", "vcpus", "ram", "holes",
-		"absent", "its", "redistributors", "raw", "elf", "allow_outside_ram", NULL };
+		"absent", "fill", "its", "redistributors", "raw", "elf", "stream",
+		"allow_outside_ram", NULL };
 	json_object *root = S.root;
 	check_keys(root, "", keys);
 	json_object *d = get(root, "description");
@@ -1347,10 +1682,12 @@ static void parse_spec(void)
 		fx_spec_error("vcpus: at least 1");
 	S.allow_outside_ram = get_bool(root, "allow_outside_ram", "", false);
 	parse_ram(root);
+	parse_fill(root);
 	parse_its(root);
 	parse_redistributors(root);
 	parse_raw(root);
 	parse_elf(root);
+	parse_stream(root);
 }
 
 static void release(void)
@@ -1380,14 +1717,65 @@ static void release(void)
 	free(S.raw);
 	free(S.patch);
 	free(S.entries);
+	for (size_t i = 0; i < S.nblocks; i++)
+		if (!S.blocks[i].region)
+			free((char *)S.blocks[i].name);
+	free(S.blocks);
+	fx_stream_free(S.stream);
+	free(S.so.machine);
+	free(S.so.resend);
+	free(S.so.sre_el1);
+	free(S.so.fc_idstr);
+	free(S.so.lv_xml);
+	free(S.so.lv_cookie);
 	fx_ram_free(&S.ram);
 	json_object_put(S.root);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s SPEC.json -o OUT.elf [--regs OUT.regs.json] "
-		   "[--manifest OUT.manifest.json]\n", progname);
+	fprintf(f, "usage: %s SPEC.json -o OUT [--format elf|stream|libvirt] "
+		   "[--regs OUT.regs.json] [--manifest OUT.manifest.json]\n"
+		   "  --format defaults from OUT's ending: .mig stream, .save libvirt, "
+		   "else elf\n", progname);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* The stream's device state: ITS registers and per-vCPU GICR values. */
+static struct fx_stream *write_stream(const char *out)
+{
+	struct fx_its_regs *its = fx_calloc(S.nits, sizeof(*its));
+	struct fx_gicr *gicr = fx_calloc(S.vcpus, sizeof(*gicr));
+	for (size_t i = 0; i < S.nits; i++) {
+		its[i].ctlr = S.its[i].ctlr;
+		its[i].iidr = S.its[i].iidr;
+		its[i].cbaser = S.its[i].cbaser;
+		its[i].cwriter = S.its[i].cwriter;
+		its[i].creadr = S.its[i].creadr;
+		memcpy(its[i].baser, S.its[i].baser, sizeof(its[i].baser));
+	}
+	for (size_t i = 0; i < S.nrd; i++) {
+		if (S.rd[i].cpu >= S.vcpus)
+			fx_spec_error("redistributors[%zu].cpu: %llu, but \"vcpus\" is %u (the stream's "
+				      "arm_gicv3 section has one element per vCPU)", i,
+				      (unsigned long long)S.rd[i].cpu, S.vcpus);
+		gicr[S.rd[i].cpu].propbaser = S.rd[i].propbaser;
+		gicr[S.rd[i].cpu].pendbaser = S.rd[i].pendbaser;
+	}
+	struct fx_stream_in in = {
+		.ram = &S.ram, .blocks = S.blocks, .nblocks = S.nblocks,
+		.its = its, .nits = S.nits, .gicr = gicr, .vcpus = S.vcpus,
+	};
+	S.so.format = S.format;
+	struct fx_stream *st = fx_stream_write(out, &S.so, &in);
+	free(its);
+	free(gicr);
+	return st;
 }
 
 int main(int argc, char **argv)
@@ -1396,10 +1784,11 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "regs", required_argument, NULL, 'r' },
 		{ "manifest", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *regs = NULL, *manifest = NULL;
+	const char *out = NULL, *regs = NULL, *manifest = NULL, *format = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -1407,6 +1796,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'r': regs = optarg; break;
 		case 'm': manifest = optarg; break;
+		case 'f': format = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1415,10 +1805,35 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!format)
+		S.format = ends_with(out, ".mig") ? FX_FMT_STREAM
+			 : ends_with(out, ".save") ? FX_FMT_LIBVIRT : FX_FMT_ELF;
+	else if (!strcmp(format, "elf"))
+		S.format = FX_FMT_ELF;
+	else if (!strcmp(format, "stream"))
+		S.format = FX_FMT_STREAM;
+	else if (!strcmp(format, "libvirt"))
+		S.format = FX_FMT_LIBVIRT;
+	else {
+		fprintf(stderr, "%s: --format: \"%s\" is not elf, stream or libvirt\n",
+			progname, format);
+		usage(stderr);
+		return 2;
+	}
 	S.spec_path = argv[optind];
 	S.root = load_spec(S.spec_path);
 	parse_spec();
 	place_entries();
+
+	if (S.format != FX_FMT_ELF) {
+		S.stream = write_stream(out);
+		if (regs)
+			write_regs(regs);
+		if (manifest)
+			write_manifest(manifest, NULL);
+		release();
+		return 0;
+	}
 
 	struct fx_elf_plan plan;
 	fx_elf_plan(&S.ram, S.vcpus, &plan);
