@@ -580,19 +580,53 @@ static const struct real_sample qemu72 = {
 	  "0x0000000010b13803" },
 };
 
+static const int real_want[7][4] = {	/* DeviceID, bits, first LPI, events */
+	{ 0x8, 2, 8194, 3 }, { 0x10, 2, 8198, 3 }, { 0x18, 1, 8202, 2 },
+	{ 0x20, 1, 8192, 1 }, { 0x28, 1, 8193, 1 }, { 0x100, 2, 8204, 3 },
+	{ 0x200, 2, 8208, 3 },
+};
+static const int real_icid[7][3] = {
+	{ 0, 1, 0 }, { 1, 0, 1 }, { 0, 1 }, { 0 }, { 1 }, { 0, 1, 0 }, { 1, 0, 1 },
+};
+
+/* The facts that hold for every capture of the fixture guest (also used by
+ * check_real.c). */
+void check_real_mapping(json_object *doc)
+{
+	json_object *its = idx(get(doc, "its"), 0), *devs;
+
+	ck_assert_str_eq(gets(its, "layout"), "tcg");
+	ck_assert_uint_eq(len(get(its, "collections")), 2);
+	ck_assert_str_eq(gets(idx(get(its, "collections"), 0), "raw"), "0x0000000000000001");
+	ck_assert_str_eq(gets(idx(get(its, "collections"), 1), "raw"), "0x0000000000000003");
+	devs = get(its, "devices");
+	ck_assert_uint_eq(len(devs), 7);
+	for (size_t i = 0; i < 7; i++) {
+		json_object *d = idx(devs, i), *ev = get(d, "events");
+
+		ck_assert_int_eq(geti(d, "device_id"), real_want[i][0]);
+		ck_assert_int_eq(geti(d, "event_id_bits"), real_want[i][1]);
+		ck_assert(json_object_get_boolean(get(d, "valid")));
+		ck_assert_uint_eq(len(ev), (size_t)real_want[i][3]);
+		for (size_t k = 0; k < len(ev); k++) {
+			ck_assert_int_eq(geti(idx(ev, k), "event_id"), (int64_t)k);
+			ck_assert_int_eq(geti(idx(ev, k), "lpi"), real_want[i][2] + (int64_t)k);
+			ck_assert_int_eq(geti(idx(ev, k), "icid"), real_icid[i][k]);
+		}
+	}
+	ck_assert_int_eq(geti(get(doc, "summary"), "events"), 16);
+	ck_assert_int_eq(geti(get(doc, "summary"), "flagged"), 0);
+	ck_assert_int_eq(geti(get(doc, "summary"), "unreadable"), 0);
+}
+
 static void check_real_tables(json_object *doc, const struct real_sample *rs)
 {
-	static const int want[7][4] = {	/* DeviceID, bits, first LPI, events */
-		{ 0x8, 2, 8194, 3 }, { 0x10, 2, 8198, 3 }, { 0x18, 1, 8202, 2 },
-		{ 0x20, 1, 8192, 1 }, { 0x28, 1, 8193, 1 }, { 0x100, 2, 8204, 3 },
-		{ 0x200, 2, 8208, 3 },
-	};
-	static const int icid[7][3] = {
-		{ 0, 1, 0 }, { 1, 0, 1 }, { 0, 1 }, { 0 }, { 1 }, { 0, 1, 0 }, { 1, 0, 1 },
-	};
+	const int (*want)[4] = real_want;
+	const int (*icid)[3] = real_icid;
 	json_object *its = idx(get(doc, "its"), 0), *devs;
 	char gpa[32];
 
+	check_real_mapping(doc);
 	ck_assert_str_eq(gets(its, "layout"), "tcg");
 	ck_assert_int_eq(geti(get(doc, "snapshot"), "vcpus"), 2);
 	ck_assert_uint_eq(len(get(its, "collections")), 2);

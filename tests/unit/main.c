@@ -1,5 +1,7 @@
 /* One runner for every suite: unit suites (codecs, gmem, registers, walker,
- * ELF reader) and the its-dump suite that runs the built programs. */
+ * ELF and stream readers) and the its-dump suite that runs the built
+ * programs. The suite of real QEMU captures joins when ITS_REAL_DIR names
+ * make-real-fixtures.sh's output (make check-real). */
 #include <stdlib.h>
 
 #include "suites.h"
@@ -15,6 +17,8 @@ int main(void)
 	srunner_add_suite(sr, suite_elfcore());
 	srunner_add_suite(sr, suite_migstream());
 	srunner_add_suite(sr, suite_dump());
+	if (getenv("ITS_REAL_DIR"))
+		srunner_add_suite(sr, suite_real());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -11,4 +11,6 @@ Suite *suite_elfcore(void);
 Suite *suite_migstream(void);
 
 Suite *suite_dump(void);
+Suite *suite_real(void);
+
 #endif
