@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, suite_elfcore());
 	srunner_add_suite(sr, suite_migstream());
 	srunner_add_suite(sr, suite_dump());
+	srunner_add_suite(sr, suite_stream());
 	if (getenv("ITS_REAL_DIR"))
 		srunner_add_suite(sr, suite_real());
 	srunner_run_all(sr, CK_NORMAL);

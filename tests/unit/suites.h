@@ -11,6 +11,7 @@ Suite *suite_elfcore(void);
 Suite *suite_migstream(void);
 
 Suite *suite_dump(void);
+Suite *suite_stream(void);
 Suite *suite_real(void);
 
 #endif
