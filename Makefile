@@ -35,7 +35,7 @@ SAMPLES_XZ := qemu10-virt-its-stopped.mig.xz qemu10-virt-its-stopped.elf.xz \
 SAMPLES_DIR := build/samples
 SAMPLES   := $(patsubst %.xz,$(SAMPLES_DIR)/%,$(notdir $(SAMPLES_XZ)))
 
-.PHONY: all demo check check-real asan clean install samples
+.PHONY: all demo check check-real bench asan clean install samples
 all: $(BUILD)/its-dump
 
 $(BUILD)/obj/%.o: %.c
@@ -91,6 +91,14 @@ check-real: $(BUILD)/its-dump $(BUILD)/its-tests
 	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SAMPLES_DIR=$(abspath $(SAMPLES_DIR)) \
 	ITS_SHARED_DIR=$(SHARED) ITS_SOURCE_DIR=$(CURDIR) ITS_REAL_DIR=$(REAL_DIR)/out \
 	CK_RUN_SUITE=real $(BUILD)/its-tests
+
+$(BUILD)/runstat: tests/bench/runstat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
+# Not a test: its-dump against cat on a 4 GiB-guest stream (tests/bench).
+bench: $(BUILD)/its-dump $(BUILD)/its-fixture $(BUILD)/runstat
+	BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # Same tests, every binary built with AddressSanitizer and UBSan.
 asan:
