@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "its/cli.h"
 #include "its/layout.h"
@@ -192,9 +194,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 				   a->path, arg);
 		a->path = arg;
 		break;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(st, "no snapshot given");
+	case ARGP_KEY_NO_ARGS: {
+		struct stat sb;
+
+		/* `its-dump < guest.mig` reads standard input when it is a
+		 * file (or says why a pipe cannot be read) */
+		if (fstat(0, &sb) < 0 || !(S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) ||
+					   S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+			argp_error(st, "no snapshot given");
+		a->path = "-";
 		break;
+	}
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -278,6 +288,17 @@ int main(int argc, char **argv)
 
 	so.ram_bases = a.ram_bases;
 	so.nr_ram_bases = a.nr_ram_bases;
+	if (!strcmp(a.path, "-")) {
+		struct stat st;
+
+		/* the readers seek: a pipe cannot be read */
+		if (fstat(0, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+			its_err_set(&err, -ESPIPE, "(standard input)", ITS_ERR_NO_OFFSET,
+				    "not seekable: its-dump needs a regular file or block device (save the stream to a file and give its name)");
+			goto fail;
+		}
+		a.path = "/dev/stdin";
+	}
 	rc = snapshot_open(a.path, &so, &s, &err);
 	if (rc < 0)
 		goto fail;

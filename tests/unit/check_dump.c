@@ -1,6 +1,8 @@
 /* its-dump end to end: fixtures written by its-fixture (an independent
  * writer, tests/tools), the real samples, golden outputs, bad input, jq. */
 #include <check.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -559,6 +561,34 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* its-dump < file reads it; a pipe cannot be read (the readers seek). */
+START_TEST(standard_input)
+{
+	char *prog = t_build("its-dump"), path[512];
+	const char *argv[] = { prog, NULL };
+	struct t_run r;
+	int fd, p[2];
+
+	snprintf(path, sizeof(path), "%s/kvm-virt-2level.mig", t_env("ITS_SAMPLES_DIR"));
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	t_run_full(&r, NULL, fd, argv);
+	close(fd);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Summary: 2 collections, 6 devices, 20 events;"));
+	t_run_free(&r);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "QEVM", 4), 4);
+	close(p[1]);
+	t_run_full(&r, NULL, p[0], argv);
+	close(p[0]);
+	ck_assert_int_eq(r.status, 8);
+	ck_assert_str_eq(r.err, "its-dump: (standard input): not seekable: its-dump needs a regular file or block device (save the stream to a file and give its name)\n");
+	t_run_free(&r);
+	free(prog);
+}
+END_TEST
+
 /* What samples/README.md lists for the real QEMU samples: the same
  * DeviceIDs, EventIDs, LPIs and ICIDs in every capture; ITT and table
  * addresses per boot. */
@@ -812,6 +842,7 @@ Suite *suite_dump(void)
 	tcase_add_test(tb, jq_and_regs_round_trip);
 	tcase_add_test(tb, device_filter_and_options);
 	tcase_add_test(tb, usage_errors);
+	tcase_add_test(tb, standard_input);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tg);
 	suite_add_tcase(s, tb);

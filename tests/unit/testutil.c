@@ -103,6 +103,12 @@ void t_run(struct t_run *r, const char *const argv[])
 
 void t_run_in(struct t_run *r, const char *dir, const char *const argv[])
 {
+	t_run_full(r, dir, -1, argv);
+}
+
+void t_run_full(struct t_run *r, const char *dir, int in_fd,
+		const char *const argv[])
+{
 	char out_path[300], err_path[300];
 	int out_fd, err_fd, st;
 	pid_t pid;
@@ -117,6 +123,8 @@ void t_run_in(struct t_run *r, const char *dir, const char *const argv[])
 	if (pid == 0) {
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
+		if (in_fd >= 0)
+			dup2(in_fd, 0);
 		if (dir && chdir(dir) != 0)
 			_exit(126);
 		execv(argv[0], (char *const *)argv);

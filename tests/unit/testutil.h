@@ -27,6 +27,9 @@ void t_run(struct t_run *r, const char *const argv[]);
 /* The same, with dir as the working directory (so outputs name files by
  * their relative paths). */
 void t_run_in(struct t_run *r, const char *dir, const char *const argv[]);
+/* ... and with in_fd (>= 0) as standard input. */
+void t_run_full(struct t_run *r, const char *dir, int in_fd,
+		const char *const argv[]);
 void t_run_free(struct t_run *r);
 
 /* Path of a built program / a source file. Caller frees. */
