@@ -1,10 +1,17 @@
-/* Shared by the command-line programs: exit statuses and error printing. */
+/* Shared by the command-line programs: the options that say how to read a
+ * snapshot (registers, layout, RAM bases), opening and walking it, exit
+ * statuses, and error printing. Only src/cli/ includes this. */
 #ifndef ITS_CLI_H
 #define ITS_CLI_H
 
+#include <argp.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "its/err.h"
+#include "its/regset.h"
+#include "its/snapshot.h"
+#include "its/walk.h"
 
 /* its-dump exit statuses */
 #define DUMP_EXIT_OK		0
@@ -12,8 +19,55 @@
 #define DUMP_EXIT_ERROR		8	/* the snapshot cannot be read */
 #define DUMP_EXIT_USAGE		16
 
+/* fsck(8) exit statuses, OR-ed */
+#define FSCK_EXIT_OK		0
+#define FSCK_EXIT_CORRECTED	1
+#define FSCK_EXIT_UNCORRECTED	4
+#define FSCK_EXIT_ERROR		8
+#define FSCK_EXIT_USAGE		16
+#define FSCK_EXIT_CANCELLED	32
+
+#define CLI_MAX_RAM_BASES 64
+
+/* What the snapshot options collect (the argp child below fills it). */
+struct cli_snap_args {
+	const char *path;		/* SNAPSHOT, "-" for standard input */
+	const char *layout;		/* auto|kvm|tcg, NULL = auto */
+	struct snap_ram_base ram_bases[CLI_MAX_RAM_BASES];
+	char *ram_base_names[CLI_MAX_RAM_BASES];
+	size_t nr_ram_bases;
+	const char *its_regs;
+	struct its_regset cli_regs;	/* ITS 0 and per-CPU values from options */
+	bool propbaser_all;
+	uint64_t propbaser;
+};
+
+/* argp child: --layout, --ram-base, --its-regs, --baser, --ctlr, --iidr,
+ * --cbaser, --cwriter, --creadr, --propbaser, --pendbaser; and the
+ * SNAPSHOT argument (standard input when it is a file). Its input is a
+ * struct cli_snap_args. */
+extern const struct argp cli_snap_argp;
+
+/* A snapshot opened, its registers gathered, its tables walked. */
+struct cli_opened {
+	struct snapshot *snap;
+	struct its_regset regs;
+	struct its_image *img;
+};
+
+/* Open, gather registers (snapshot, then --its-regs, then options), walk.
+ * On failure returns the exit status to use (*usage set for usage-type
+ * failures such as a core with no registers) with err filled. */
+int cli_open(struct cli_snap_args *a, struct cli_opened *o, bool *usage,
+	     struct its_err *err);
+void cli_close(struct cli_opened *o, struct cli_snap_args *a);
+
 /* One line on stderr ("prog: file: offset 0x..: message"); in JSON mode the
  * same as {"error": {...}} on stdout. */
 void cli_error(const char *prog, bool json, const struct its_err *err);
+
+/* 0x... or decimal, at most max; argp_error on anything else. */
+uint64_t cli_number(struct argp_state *st, const char *what, const char *s,
+		    uint64_t max);
 
 #endif

@@ -583,7 +583,7 @@ START_TEST(standard_input)
 	t_run_full(&r, NULL, p[0], argv);
 	close(p[0]);
 	ck_assert_int_eq(r.status, 8);
-	ck_assert_str_eq(r.err, "its-dump: (standard input): not seekable: its-dump needs a regular file or block device (save the stream to a file and give its name)\n");
+	ck_assert_str_eq(r.err, "its-dump: (standard input): not seekable: a regular file or block device is needed (save the stream to a file and give its name)\n");
 	t_run_free(&r);
 	free(prog);
 }
