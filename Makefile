@@ -21,7 +21,7 @@ CPPFLAGS  += -D_GNU_SOURCE -Iinclude -DITS_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 SAN       ?=
 ALL_CFLAGS = $(CFLAGS) $(SAN) -MMD -MP
 
-LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/report/*.c) src/cli/common.c
+LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/check/*.c src/report/*.c) src/cli/common.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libits.a
 TEST_SRC  := $(wildcard tests/unit/*.c)
@@ -36,7 +36,7 @@ SAMPLES_DIR := build/samples
 SAMPLES   := $(patsubst %.xz,$(SAMPLES_DIR)/%,$(notdir $(SAMPLES_XZ)))
 
 .PHONY: all demo check check-real bench asan clean install samples
-all: $(BUILD)/its-dump
+all: $(BUILD)/its-dump $(BUILD)/its-fsck
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +52,9 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/its-dump: $(BUILD)/obj/src/cli/its-dump.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(PKG_LIBS)
+
+$(BUILD)/its-fsck: $(BUILD)/obj/src/cli/its-fsck.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(PKG_LIBS)
 
 # The fixture writer packs every field itself: it never includes src/ headers.
@@ -78,7 +81,7 @@ $(DEMO): tests/fixtures/samples/qemu10-virt-its-stopped.mig.xz
 demo: $(BUILD)/its-dump $(DEMO)
 	$(BUILD)/its-dump $(DEMO)
 
-check: $(BUILD)/its-dump $(BUILD)/its-fixture $(BUILD)/its-tests samples
+check: $(BUILD)/its-dump $(BUILD)/its-fsck $(BUILD)/its-fixture $(BUILD)/its-tests samples
 	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SAMPLES_DIR=$(abspath $(SAMPLES_DIR)) \
 	ITS_SHARED_DIR=$(SHARED) ITS_SOURCE_DIR=$(CURDIR) $(BUILD)/its-tests
 
@@ -109,6 +112,7 @@ asan:
 install: all
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/its-dump $(DESTDIR)$(BINDIR)/its-dump
+	install -m 755 $(BUILD)/its-fsck $(DESTDIR)$(BINDIR)/its-fsck
 
 clean:
 	rm -rf build build-asan

@@ -37,4 +37,27 @@ void report_dump(struct out *o, const struct snapshot *s,
  * --its-regs reads back) then "fields" (every named field). */
 void report_its_registers(struct out *o, const struct its_image_its *its);
 
+/* ---- its-fsck ---- */
+
+struct check_ctx;
+struct check_result;
+
+struct fsck_opts {
+	bool strict;			/* info findings count as problems */
+};
+
+struct fsck_summary {
+	size_t errors, warnings, info;
+	bool restore_fails;
+};
+
+/* Emit the its-fsck document: verdict first, then problems grouped by
+ * table, what the restore drops and restores, and the summary. */
+void report_fsck(struct out *o, const struct check_ctx *cx,
+		 const struct check_result *cr, const struct fsck_opts *opts,
+		 struct fsck_summary *sum);
+
+/* The problem table (--list-problems). */
+void report_problem_table(struct out *o);
+
 #endif

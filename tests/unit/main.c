@@ -16,6 +16,9 @@ int main(void)
 	srunner_add_suite(sr, suite_walk());
 	srunner_add_suite(sr, suite_elfcore());
 	srunner_add_suite(sr, suite_migstream());
+	srunner_add_suite(sr, suite_problem());
+	srunner_add_suite(sr, suite_restore());
+	srunner_add_suite(sr, suite_rules());
 	srunner_add_suite(sr, suite_dump());
 	srunner_add_suite(sr, suite_stream());
 	if (getenv("ITS_REAL_DIR"))

@@ -10,6 +10,9 @@ Suite *suite_walk(void);
 Suite *suite_elfcore(void);
 Suite *suite_migstream(void);
 
+Suite *suite_problem(void);
+Suite *suite_restore(void);
+Suite *suite_rules(void);
 Suite *suite_dump(void);
 Suite *suite_stream(void);
 Suite *suite_real(void);
