@@ -110,6 +110,7 @@ struct its_image_its {
 	unsigned index;
 	struct its_regs_raw regs;
 	const struct its_layout *layout;
+	bool layout_forced;		/* --layout, not detected */
 	char layout_why[160];
 	struct its_table_info ct, dt;
 	uint32_t ct_terminator;		/* KVM: first slot without a valid CTE */

@@ -14,8 +14,6 @@
 #define ITS_CMD_OFFSET(v)	((v) & ITS_GENMASK(19, 5))
 
 /* the reason walk.c gives when --layout chose the format */
-#define LAYOUT_FORCED_WHY	"chosen with --layout"
-
 static const char *cmd_name(unsigned op)
 {
 	switch (op) {
@@ -58,9 +56,7 @@ static void check_layout(unsigned its, const struct its_image_its *it,
 
 	if (rules_is_tcg(it))
 		RULE_ADD(rc, fs, PR_LAYOUT_QEMU_TCG, &w, "%s", it->layout_why);
-	if (!(it->regs.present & ITS_REG_IIDR) &&
-	    strncmp(it->layout_why, LAYOUT_FORCED_WHY,
-		    strlen(LAYOUT_FORCED_WHY)) != 0)
+	if (!(it->regs.present & ITS_REG_IIDR) && !it->layout_forced)
 		RULE_ADD(rc, fs, PR_LAYOUT_GUESSED, &w, "layout %s: %s",
 			 it->layout->name, it->layout_why);
 }

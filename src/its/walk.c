@@ -485,6 +485,7 @@ static int walk_one(struct walker *w, const struct its_regs_raw *regs,
 	its->regs = *regs;
 	if (opts && opts->layout) {
 		its->layout = opts->layout;
+		its->layout_forced = true;
 		snprintf(its->layout_why, sizeof(its->layout_why),
 			 "chosen with --layout");
 	} else {
