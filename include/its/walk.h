@@ -79,6 +79,7 @@ struct its_dev_rec {
 	unsigned event_bits;		/* EventID bits walked (clamped) */
 	struct its_ite_rec *events;	/* non-zero ITEs, by EventID */
 	size_t nr_events;
+	bool events_shared;		/* another device's copy: same ITT and size */
 };
 
 struct its_l1_rec {

@@ -39,6 +39,12 @@ struct sim {
 	/* LPIs already allocated (KVM reuses the vgic_irq): a hash set */
 	uint32_t *lpi_set;
 	size_t lpi_cap, lpi_nr;
+	/* the last block of guest memory read: the walk reads entry by
+	 * entry, the file is read a block at a time */
+	uint64_t cache_gpa;
+	size_t cache_len;
+	bool cache_absent;
+	uint8_t *cache;
 	struct restore_dev *dev;	/* device whose ITT is walked */
 	unsigned bits;
 	uint64_t run;			/* invalid entries stepped in a row */
@@ -161,6 +167,9 @@ static int guest_read(struct sim *s, enum its_table_kind t, int64_t dev,
 			       s->err);
 		if (rc < 0)
 			return rc;
+		/* reported once per table and ID, and only so often */
+		if (s->r->nr_absent >= FINDINGS_MAX_PER_PROBLEM)
+			return 1;
 		for (size_t i = 0; i < s->r->nr_absent; i++)
 			if (s->r->absent[i].table == t &&
 			    s->r->absent[i].device_id == dev)
@@ -183,6 +192,70 @@ static int guest_read(struct sim *s, enum its_table_kind t, int64_t dev,
 	return 0;
 }
 
+#define CACHE_BYTES 65536
+
+/* The 8-byte entry at gpa, through the block cache; 0, -EFAULT, or an I/O
+ * error. Memory the snapshot lacks reads as zeros and is reported. */
+static int read_entry(struct sim *s, enum its_table_kind t, int64_t dev,
+		      uint64_t gpa, uint64_t *v, struct finding *w)
+{
+	uint8_t b[ESZ];
+	uint64_t run;
+	enum gmem_kind k;
+	int rc;
+
+	if (s->cache_len && gpa >= s->cache_gpa &&
+	    gpa - s->cache_gpa + ESZ <= s->cache_len) {
+		if (s->cache_absent) {
+			rc = guest_read(s, t, dev, gpa, b, ESZ, w);
+			if (rc < 0)
+				return rc;
+		}
+		*v = its_le64(s->cache + (gpa - s->cache_gpa));
+		return 0;
+	}
+	k = gmem_span(s->cx->mem, gpa, CACHE_BYTES, &run);
+	run -= run % ESZ;
+	if (k == GMEM_NOT_RAM)
+		return -EFAULT;
+	if (run < ESZ) {
+		/* an entry straddling a page or region boundary */
+		s->cache_len = 0;
+		rc = guest_read(s, t, dev, gpa, b, ESZ, w);
+		if (rc < 0)
+			return rc;
+		*v = its_le64(b);
+		return 0;
+	}
+	s->cache_gpa = gpa;
+	s->cache_len = 0;
+	s->cache_absent = k == GMEM_ABSENT;
+	if (s->cache_absent) {
+		memset(s->cache, 0, run);
+		rc = guest_read(s, t, dev, gpa, b, ESZ, w);
+	} else {
+		rc = gmem_read(s->cx->mem, gpa, s->cache, run, 0, s->err);
+	}
+	if (rc < 0)
+		return rc;
+	s->cache_len = run;
+	*v = its_le64(s->cache + (gpa - s->cache_gpa));
+	return 0;
+}
+
+/* Zero entries the cache holds from gpa on (at most max). */
+static uint64_t zero_run(struct sim *s, uint64_t gpa, uint64_t max)
+{
+	uint64_t n = 0;
+
+	if (!s->cache_len || gpa < s->cache_gpa)
+		return 0;
+	while (n < max && gpa - s->cache_gpa + (n + 1) * ESZ <= s->cache_len &&
+	       its_le64(s->cache + (gpa - s->cache_gpa) + n * ESZ) == 0)
+		n++;
+	return n;
+}
+
 typedef int (*entry_fn)(struct sim *s, uint64_t id, uint64_t gpa, uint64_t v,
 			void *ctx);
 
@@ -196,10 +269,13 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 {
 	uint64_t len = size, gpa = base, steps = 0;
 	bool over = false;
+	/* a zero entry is "invalid, step one" everywhere but in the
+	 * collection table, where it ends the list */
+	bool zero_steps = t != ITS_TABLE_COLLECTIONS;
 
 	while (len > 0 || over) {
-		uint8_t b[ESZ];
 		struct finding w = loc(s, t, gpa);
+		uint64_t v;
 		int rc;
 		int64_t k;
 
@@ -208,7 +284,28 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 		if (over && ++steps > OVERRUN_MAX_ENTRIES)
 			return 1;
 		w.device_id = dev;
-		rc = guest_read(s, t, dev, gpa, b, ESZ, &w);
+		rc = read_entry(s, t, dev, gpa, &v, &w);
+		if (rc == 0 && v == 0 && zero_steps) {
+			/* step over the whole run of zeros at once */
+			uint64_t n = zero_run(s, gpa, over ? OVERRUN_MAX_ENTRIES :
+							     len / ESZ);
+
+			if (n == 0)
+				n = 1;
+			s->r->entries_read += n;
+			s->run += n;
+			if (s->run > s->r->longest_scan)
+				s->r->longest_scan = s->run;
+			if (over)
+				steps += n - 1;
+			else if (n * ESZ >= len)
+				return 1;
+			else
+				len -= n * ESZ;
+			gpa += n * ESZ;
+			id += n;
+			continue;
+		}
 		s->r->entries_read++;
 		if (rc == -EFAULT) {
 			uint64_t run;
@@ -231,7 +328,7 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 		}
 		if (rc < 0)
 			return rc;
-		k = fn(s, id, gpa, its_le64(b), ctx);
+		k = fn(s, id, gpa, v, ctx);
 		if (k < 0)
 			return (int)k;
 		if (k == 0)
@@ -742,7 +839,9 @@ int kvm_restore_run(const struct check_ctx *cx, unsigned itsn,
 	s.fs = fs;
 	s.err = err;
 	s.coll = calloc(1u << 16, sizeof(*s.coll));
-	if (!s.coll) {
+	s.cache = malloc(CACHE_BYTES);
+	if (!s.coll || !s.cache) {
+		free(s.cache);
 		return its_err_set(err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET,
 				   "out of memory");
 	}
@@ -768,6 +867,7 @@ int kvm_restore_run(const struct check_ctx *cx, unsigned itsn,
 		     (unsigned long long)out->longest_scan);
 	}
 	free(s.coll);
+	free(s.cache);
 	free(s.lpi_set);
 	if (s.oom)
 		return its_err_set(err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET,

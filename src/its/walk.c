@@ -101,7 +101,13 @@ static int add_hole(struct walker *w, enum its_table_kind t, uint32_t id,
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+
+	/* a word at a time: most of most tables is zero */
+	for (; i + 8 <= n; i += 8)
+		if (its_le64(p + i))
+			return false;
+	for (; i < n; i++)
 		if (p[i])
 			return false;
 	return true;
@@ -177,6 +183,11 @@ static int scan(struct walker *w, enum its_table_kind t, uint32_t id,
 				       (size_t)(c * esz), 0, w->err);
 			if (rc < 0)
 				return rc;
+			if (all_zero(w->buf, (size_t)(c * esz))) {
+				i += c;
+				cnt -= c;
+				continue;
+			}
 			for (uint64_t j = 0; j < c; j++) {
 				const uint8_t *e = w->buf + j * esz;
 
@@ -357,13 +368,48 @@ static int walk_devices(struct walker *w)
 	return 0;
 }
 
+/* Devices whose DTEs name the same ITT (address and size) share one
+ * decoded copy of it: a table where every DTE aliases one 2^16-event ITT
+ * is read once, not 65536 times. Open addressing on (ITT, bits). */
+struct itt_seen {
+	uint64_t *key;		/* ITT address | bits, 0 = empty */
+	size_t *dev;		/* index of the device that read it */
+	size_t cap;
+};
+
+static size_t *itt_seen_slot(struct itt_seen *h, uint64_t key)
+{
+	size_t i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (h->cap - 1);
+
+	while (h->key[i] && h->key[i] != key)
+		i = (i + 1) & (h->cap - 1);
+	if (!h->key[i]) {
+		h->key[i] = key;
+		h->dev[i] = SIZE_MAX;
+	}
+	return &h->dev[i];
+}
+
 static int walk_itts(struct walker *w)
 {
+	struct itt_seen h = { 0 };
+	int rc = 0;
+
+	h.cap = 16;
+	while (h.cap < 2 * w->its->nr_devs)
+		h.cap *= 2;
+	h.key = calloc(h.cap, sizeof(*h.key));
+	h.dev = calloc(h.cap, sizeof(*h.dev));
+	if (!h.key || !h.dev) {
+		rc = its_err_set(w->err, -ENOMEM, gmem_path(w->g),
+				 ITS_ERR_NO_OFFSET, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < w->its->nr_devs; i++) {
 		struct its_dev_rec *d = &w->its->devs[i];
 		bool unreadable = false;
 		unsigned bits = d->e.size + 1;
-		int rc;
+		size_t *first;
 
 		if (!d->e.valid || (d->flags & ITS_F_IN_INVALID_L1))
 			continue;
@@ -372,15 +418,30 @@ static int walk_itts(struct walker *w)
 			bits = ITS_WALK_MAX_EVENT_BITS;
 		}
 		d->event_bits = bits;
+		/* the ITT address is 256-byte aligned: bits fit below it */
+		first = itt_seen_slot(&h, (d->e.itt | bits) + 1);
+		if (*first != SIZE_MAX) {
+			const struct its_dev_rec *f = &w->its->devs[*first];
+
+			d->events = f->events;
+			d->nr_events = f->nr_events;
+			d->events_shared = true;
+			d->flags |= f->flags & ITS_F_ITT_UNREADABLE;
+			continue;
+		}
+		*first = i;
 		w->cur_dev = d;
 		rc = scan(w, ITS_TABLE_ITT, d->device_id, d->e.itt, 1ULL << bits,
 			  w->L->ite_size, ite_fn, &unreadable);
 		if (rc < 0)
-			return rc;
+			goto out;
 		if (unreadable)
 			d->flags |= ITS_F_ITT_UNREADABLE;
 	}
-	return 0;
+out:
+	free(h.key);
+	free(h.dev);
+	return rc;
 }
 
 const struct its_dev_rec *its_image_device(const struct its_image_its *its,
@@ -563,7 +624,8 @@ void its_image_free(struct its_image *img)
 		struct its_image_its *its = &img->its[i];
 
 		for (size_t j = 0; j < its->nr_devs; j++)
-			free(its->devs[j].events);
+			if (!its->devs[j].events_shared)
+				free(its->devs[j].events);
 		free(its->devs);
 		free(its->ctes);
 		free(its->l1);

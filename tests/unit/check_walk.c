@@ -249,6 +249,29 @@ START_TEST(baser_outside_ram)
 }
 END_TEST
 
+/* DTEs naming the same ITT share one decoded copy: a table of 65536
+ * aliases of one 2^16-event ITT is read once */
+START_TEST(aliased_itts_read_once)
+{
+	const struct its_image_its *its;
+
+	rs.its[0].baser[0] = baser(1, DT, false, 1);
+	std_collections();
+	for (unsigned id = 0; id < 8192; id++)
+		put(DT + id * 8, (1ULL << 63) | ((0x40050000ULL >> 8) << 5) | 15);
+	put(0x40050000 + 3 * 8, 0x0000000020000000ULL);
+	walk(0);
+	its = &img->its[0];
+	ck_assert_uint_eq(its->nr_devs, 8192);
+	ck_assert(!its->devs[0].events_shared);
+	ck_assert(its->devs[8191].events_shared);
+	ck_assert_ptr_eq(its->devs[8191].events, its->devs[0].events);
+	ck_assert_uint_eq(its->devs[8191].nr_events, 1);
+	ck_assert_uint_eq(its->devs[8191].events[0].event_id, 3);
+	ck_assert_uint_eq(its->devs[8191].event_bits, 16);
+}
+END_TEST
+
 START_TEST(baser_not_valid)
 {
 	rs.its[0].baser[0] = baser(1, DT, false, 1) & ~(1ULL << 63);
@@ -308,6 +331,7 @@ Suite *suite_walk(void)
 	tcase_add_test(tc, holes_and_flags);
 	tcase_add_test(tc, baser_outside_ram);
 	tcase_add_test(tc, baser_not_valid);
+	tcase_add_test(tc, aliased_itts_read_once);
 	tcase_add_test(tc, detect_layout);
 	suite_add_tcase(s, tc);
 	return s;
