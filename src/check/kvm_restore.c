@@ -267,6 +267,10 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 		uint64_t base, uint64_t size, uint64_t id, entry_fn fn, void *ctx,
 		bool *overran)
 {
+	/* in a flat device table or an L2 page the walker's ID is the
+	 * DeviceID of the slot it reads */
+	bool devid_ids = t == ITS_TABLE_L2 ||
+			 (t == ITS_TABLE_DEVICES && !s->its->dt.indirect);
 	uint64_t len = size, gpa = base, steps = 0;
 	bool over = false;
 	/* a zero entry is "invalid, step one" everywhere but in the
@@ -283,7 +287,7 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 			return s->oom;
 		if (over && ++steps > OVERRUN_MAX_ENTRIES)
 			return 1;
-		w.device_id = dev;
+		w.device_id = devid_ids ? (int64_t)id : dev;
 		rc = read_entry(s, t, dev, gpa, &v, &w);
 		if (rc == 0 && v == 0 && zero_steps) {
 			/* step over the whole run of zeros at once */
@@ -596,8 +600,8 @@ static int restore_dte(struct sim *s, uint64_t id, uint64_t gpa, uint64_t v,
 	struct finding w = loc(s, ctx ? ITS_TABLE_L2 : ITS_TABLE_DEVICES, gpa);
 	struct restore_dev *d;
 	unsigned bits;
+	size_t fails;
 	int rc;
-
 	uint8_t raw[8];
 
 	its_put_le64(raw, v);
@@ -639,12 +643,14 @@ static int restore_dte(struct sim *s, uint64_t id, uint64_t gpa, uint64_t v,
 	d->terminated_at = -1;
 	s->dev = d;
 	s->bits = bits > MODEL_MAX_EVENT_BITS ? MODEL_MAX_EVENT_BITS : bits;
+	fails = s->r->nr_fails;
 	rc = scan(s, ITS_TABLE_ITT, (int64_t)id, dte.itt, (1ULL << s->bits) * ESZ,
 		  0, restore_ite, NULL, NULL);
 	s->dev = NULL;
 	if (rc < 0)
 		return rc;
-	if (rc == 1 && d->nr_events == 0)
+	/* an ITT the walk could not read is no empty ITT */
+	if (rc == 1 && d->nr_events == 0 && s->r->nr_fails == fails)
 		note(s, PR_DTE_NO_EVENTS, &w,
 		     "DeviceID 0x%llx: no valid ITE in its %llu-entry ITT%s",
 		     (unsigned long long)id, 1ULL << s->bits,
@@ -763,7 +769,26 @@ static void drop(struct sim *s, enum its_table_kind t, int64_t dev, int64_t ev,
 	     why == DROP_AFTER_TERMINATOR ? "after the walk's terminator" :
 	     why == DROP_JUMPED_OVER ? "jumped over by a next" :
 	     why == DROP_INVALID_L1 ? "in the L2 page of an invalid L1 entry" :
+	     why == DROP_NOT_WALKED ? "its DTE is not restored, its ITT never read" :
 	     restore_drop_reason_name(why));
+}
+
+/* The valid ITEs of a DTE the walk does not restore: never read (rule 39). */
+static void drop_events(struct sim *s, const struct its_dev_rec *d)
+{
+	char what[96];
+
+	for (size_t j = 0; j < d->nr_events; j++) {
+		const struct its_ite_rec *e = &d->events[j];
+
+		if (!e->e.valid)
+			continue;
+		snprintf(what, sizeof(what), "DeviceID 0x%x EventID %u",
+			 d->device_id, e->event_id);
+		drop(s, ITS_TABLE_ITT, d->device_id, e->event_id, e->e.icid,
+		     e->gpa, its_le64(e->e.raw), DROP_NOT_WALKED,
+		     PR_ITE_DROPPED, what);
+	}
 }
 
 static void find_drops(struct sim *s)
@@ -788,8 +813,12 @@ static void find_drops(struct sim *s)
 		const struct restore_dev *rd;
 		enum restore_drop_reason why;
 
-		if (!d->e.valid || failed_at(s->r, d->gpa))
+		if (!d->e.valid)
 			continue;
+		if (failed_at(s->r, d->gpa)) {
+			drop_events(s, d);
+			continue;
+		}
 		rd = restored_dev(s->r, d->device_id);
 		if (!rd) {
 			why = (d->flags & ITS_F_IN_INVALID_L1) ? DROP_INVALID_L1 :
@@ -800,6 +829,7 @@ static void find_drops(struct sim *s)
 			     ITS_TABLE_L2 : ITS_TABLE_DEVICES, d->device_id,
 			     FINDING_NONE, FINDING_NONE, d->gpa, d->e.raw, why,
 			     PR_DTE_DROPPED, what);
+			drop_events(s, d);
 			continue;
 		}
 		for (size_t j = 0; j < d->nr_events; j++) {

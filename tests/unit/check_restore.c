@@ -93,11 +93,20 @@ START_TEST(entry_before_head_terminates)
 	ck_assert_uint_eq(rr.nr_fails, 0);
 	ck_assert_uint_eq(rr.nr_devs, 1);
 	ck_assert_uint_eq(rr.devs[0].device_id, 2);
-	ck_assert_uint_eq(rr.nr_drops, 2);
+	/* each dropped DTE, then its events, never read */
+	ck_assert_uint_eq(rr.nr_drops, 5);
 	ck_assert_uint_eq(rr.drops[0].device_id, 8);
+	ck_assert_int_eq(rr.drops[0].table, ITS_TABLE_DEVICES);
 	ck_assert_int_eq(rr.drops[0].reason, DROP_AFTER_TERMINATOR);
-	ck_assert_uint_eq(rr.drops[1].device_id, 16);
+	ck_assert_int_eq(rr.drops[1].table, ITS_TABLE_ITT);
+	ck_assert_int_eq(rr.drops[1].event_id, 0);
+	ck_assert_int_eq(rr.drops[1].reason, DROP_NOT_WALKED);
+	ck_assert_int_eq(rr.drops[2].event_id, 1);
+	ck_assert_uint_eq(rr.drops[3].device_id, 16);
+	ck_assert_int_eq(rr.drops[4].device_id, 16);
+	ck_assert_int_eq(rr.drops[4].reason, DROP_NOT_WALKED);
 	ck_assert_uint_eq(findings_count(&fs, PR_DTE_DROPPED), 2);
+	ck_assert_uint_eq(findings_count(&fs, PR_ITE_DROPPED), 3);
 }
 END_TEST
 

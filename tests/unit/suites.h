@@ -14,6 +14,7 @@ Suite *suite_problem(void);
 Suite *suite_restore(void);
 Suite *suite_rules(void);
 Suite *suite_dump(void);
+Suite *suite_fsck(void);
 Suite *suite_stream(void);
 Suite *suite_real(void);
 
