@@ -40,6 +40,7 @@ struct cli_snap_args {
 	struct its_regset cli_regs;	/* ITS 0 and per-CPU values from options */
 	bool propbaser_all;
 	uint64_t propbaser;
+	bool no_snapshot_ok;		/* set by the program: e.g. --list-problems */
 };
 
 /* argp child: --layout, --ram-base, --its-regs, --baser, --ctlr, --iidr,

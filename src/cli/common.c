@@ -154,6 +154,8 @@ static error_t parse_snap_opt(int key, char *arg, struct argp_state *st)
 	case ARGP_KEY_NO_ARGS: {
 		struct stat sb;
 
+		if (a->no_snapshot_ok)
+			break;
 		/* `prog < guest.mig` reads standard input when it is a file
 		 * (or says why a pipe cannot be read) */
 		if (fstat(0, &sb) < 0 || !(S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) ||

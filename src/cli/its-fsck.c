@@ -51,7 +51,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_PRETTY: a->json = a->pretty = true; break;
 	case OPT_KERNEL: a->kernel = arg; break;
 	case OPT_STRICT: a->strict = true; break;
-	case OPT_LIST: a->list = true; break;
+	case OPT_LIST:
+		a->list = true;
+		a->snap.no_snapshot_ok = true;
+		break;
 	case OPT_FIX:
 		if (arg && strcmp(arg, "all"))
 			argp_error(st, "--fix: '%s' is not 'all'", arg);
@@ -61,12 +64,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case 'y':
 		a->repair = true;
 		break;
-	case ARGP_KEY_ARGS:
-	case ARGP_KEY_NO_ARGS:
-		/* --list-problems needs no snapshot */
-		if (a->list)
-			return 0;
-		return ARGP_ERR_UNKNOWN;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -85,6 +85,23 @@ static void stream(const char *rel, bool live)
 	if (live)
 		ck_assert_int_gt(geti(get(ram, "pages"), "resent"), 0);
 	json_object_put(doc);
+	/* its-fsck: QEMU delivers every event; nothing but the layout note */
+	{
+		char *prog = t_build("its-fsck");
+		const char *argv[] = { prog, "-j", path, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 0, "%s: its-fsck exit %d", rel, r.status);
+		doc = json_tokener_parse(r.out);
+		ck_assert_uint_eq(json_object_array_length(get(get(doc, "verdict"), "delivering")), 16);
+		ck_assert_uint_eq(json_object_array_length(get(get(doc, "verdict"), "undeliverable")), 0);
+		ck_assert_int_eq(geti(get(doc, "summary"), "errors"), 0);
+		ck_assert_int_eq(geti(get(doc, "summary"), "warnings"), 0);
+		json_object_put(doc);
+		t_run_free(&r);
+		free(prog);
+	}
 	free(path);
 }
 

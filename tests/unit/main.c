@@ -21,6 +21,7 @@ int main(void)
 	srunner_add_suite(sr, suite_rules());
 	srunner_add_suite(sr, suite_dump());
 	srunner_add_suite(sr, suite_fsck());
+	srunner_add_suite(sr, suite_fsck_cli());
 	srunner_add_suite(sr, suite_stream());
 	if (getenv("ITS_REAL_DIR"))
 		srunner_add_suite(sr, suite_real());

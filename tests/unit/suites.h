@@ -15,6 +15,7 @@ Suite *suite_restore(void);
 Suite *suite_rules(void);
 Suite *suite_dump(void);
 Suite *suite_fsck(void);
+Suite *suite_fsck_cli(void);
 Suite *suite_stream(void);
 Suite *suite_real(void);
 
