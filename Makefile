@@ -21,7 +21,7 @@ CPPFLAGS  += -D_GNU_SOURCE -Iinclude -DITS_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 SAN       ?=
 ALL_CFLAGS = $(CFLAGS) $(SAN) -MMD -MP
 
-LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/check/*.c src/report/*.c) src/cli/common.c
+LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/check/*.c src/repair/*.c src/report/*.c) src/cli/common.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libits.a
 TEST_SRC  := $(wildcard tests/unit/*.c)

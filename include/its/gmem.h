@@ -93,4 +93,16 @@ int gmem_locate(const struct gmem *g, uint64_t gpa, uint64_t *file_off,
 
 const char *gmem_kind_name(enum gmem_kind k);
 
+/* Planned writes laid over what gmem_read returns, so that a repair plan
+ * can be walked and judged before anything is written. The array must stay
+ * valid while set; NULL/0 removes it. */
+struct gmem_patch {
+	uint64_t gpa;
+	unsigned len;
+	const uint8_t *bytes;
+};
+void gmem_set_overlay(struct gmem *g, const struct gmem_patch *p, size_t n);
+/* Does a planned write touch [gpa, gpa + len)? */
+bool gmem_overlay_hits(const struct gmem *g, uint64_t gpa, uint64_t len);
+
 #endif

@@ -42,13 +42,26 @@ void report_its_registers(struct out *o, const struct its_image_its *its);
 struct check_ctx;
 struct check_result;
 
+struct repair_plan;
+
 struct fsck_opts {
 	bool strict;			/* info findings count as problems */
+	/* repairs (NULL: a read-only check) */
+	const struct repair_plan *plan;
+	const int64_t *file_offsets;	/* per write: first copy, -1 none */
+	const char *const *not_written;	/* per write: why it is not written, or NULL */
+	bool dry_run;
+	/* the check after writing, NULL when nothing was written */
+	const struct check_ctx *after_cx;
+	const struct check_result *after_cr;
 };
 
 struct fsck_summary {
 	size_t errors, warnings, info;
 	bool restore_fails;
+	/* after a repair */
+	size_t after_errors, after_warnings, after_info;
+	bool after_restore_fails;
 };
 
 /* Emit the its-fsck document: verdict first, then problems grouped by

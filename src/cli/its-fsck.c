@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "its/check.h"
 #include "its/cli.h"
+#include "its/repair.h"
 #include "its/report.h"
+#include "its/undo.h"
 
 #ifndef ITS_VERSION
 #define ITS_VERSION "unknown"
@@ -15,16 +18,25 @@
 
 const char *argp_program_version = "its-fsck (its-tools) " ITS_VERSION;
 
-enum { OPT_PRETTY = 0x100, OPT_KERNEL, OPT_STRICT, OPT_LIST, OPT_FIX };
+enum {
+	OPT_PRETTY = 0x100, OPT_KERNEL, OPT_STRICT, OPT_LIST, OPT_FIX,
+	OPT_DRY_RUN, OPT_UNDO, OPT_UNDO_FILE, OPT_TEST_ABORT,
+};
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Checking:", 1 },
 	{ "no-change", 'n', NULL, 0, "open read-only and change nothing (the default)", 1 },
 	{ "kernel", OPT_KERNEL, "X.Y[.Z]|upstream", 0, "predict the restore of this destination kernel (default: upstream)", 1 },
 	{ "strict", OPT_STRICT, NULL, 0, "informational findings count as problems (exit 4)", 1 },
-	{ "fix", OPT_FIX, "all", OPTION_ARG_OPTIONAL, "repair (not supported yet)", 1 },
-	{ "preen", 'p', NULL, 0, "repair safe problems (not supported yet)", 1 },
-	{ "yes", 'y', NULL, 0, "repair everything repairable (not supported yet)", 1 },
+	{ NULL, 0, NULL, 0, "Repairing (every write is planned, judged, shown, backed up, re-checked):", 3 },
+	{ "fix", OPT_FIX, "all", OPTION_ARG_OPTIONAL, "repair: safe repairs (asking for each on a terminal); =all adds the opt-in ones", 3 },
+	{ "preen", 'p', NULL, 0, "apply the safe repairs without asking", 3 },
+	{ "yes", 'y', NULL, 0, "apply every repair, opt-in ones too, without asking", 3 },
+	{ "dry-run", OPT_DRY_RUN, NULL, 0, "show the repairs (GPA, file offset, old, new, why) and change nothing", 3 },
+	{ "output", 'o', "OUT", 0, "write the repaired snapshot to OUT; the input is not touched", 3 },
+	{ "undo-file", OPT_UNDO_FILE, "FILE", 0, "where to keep the old bytes (default SNAPSHOT.its-undo)", 3 },
+	{ "undo", OPT_UNDO, "FILE", 0, "put back every byte FILE recorded into SNAPSHOT", 3 },
+	{ "test-abort-after", OPT_TEST_ABORT, "N", OPTION_HIDDEN, "tests: die after N writes", 3 },
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "json", 'j', NULL, 0, "JSON output (compact)", 2 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "indented JSON output (implies --json)", 2 },
@@ -34,8 +46,11 @@ static const struct argp_option options[] = {
 
 struct args {
 	struct cli_snap_args snap;
-	bool json, pretty, strict, list, repair;
-	const char *kernel;
+	bool json, pretty, strict, list, dry_run;
+	enum repair_mode mode;		/* 0: read-only */
+	bool ask;			/* --fix: ask on a terminal */
+	const char *kernel, *out, *undo, *undo_file;
+	unsigned abort_after;
 };
 
 static error_t parse_opt(int key, char *arg, struct argp_state *st)
@@ -58,11 +73,24 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_FIX:
 		if (arg && strcmp(arg, "all"))
 			argp_error(st, "--fix: '%s' is not 'all'", arg);
-		a->repair = true;
+		a->mode = arg ? REPAIR_MODE_ALL : REPAIR_MODE_SAFE;
+		a->ask = true;
 		break;
 	case 'p':
+		a->mode = REPAIR_MODE_SAFE;
+		break;
 	case 'y':
-		a->repair = true;
+		a->mode = REPAIR_MODE_ALL;
+		break;
+	case OPT_DRY_RUN: a->dry_run = true; break;
+	case 'o': a->out = arg; break;
+	case OPT_UNDO_FILE: a->undo_file = arg; break;
+	case OPT_UNDO: a->undo = arg; break;
+	case OPT_TEST_ABORT:
+		/* 0: die with the undo file complete, before the first write */
+		a->abort_after = (unsigned)cli_number(st, "--test-abort-after", arg, 1000000);
+		if (!a->abort_after)
+			a->abort_after = REPAIR_ABORT_NO_WRITE;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -81,28 +109,82 @@ static const struct argp argp = {
 	"stream, virsh save image, dump-guest-memory ELF core, raw RAM image): "
 	"say whether KVM's KVM_DEV_ARM_ITS_RESTORE_TABLES will succeed and, if "
 	"not, where and with which errno, and list every problem found. "
-	"Read-only."
-	"\vExit status (fsck(8)): 0 no problems; 4 problems found (errors or "
-	"warnings; info too with --strict); 8 operational error; 16 usage "
-	"error.",
+	"Read-only unless a repair option is given."
+	"\vExit status (fsck(8), OR-ed): 0 no problems; 1 problems corrected; "
+	"4 problems left (errors or warnings; info too with --strict); "
+	"8 operational error (nothing written, or the undo applied); 16 usage "
+	"error; 32 cancelled by the user.",
 	children, NULL, NULL,
 };
+
+/* Ask about each planned write on a terminal (--fix without -y/-p), as
+ * e2fsck does; returns how many the user declined. */
+static size_t ask(struct repair_plan *p)
+{
+	size_t kept = 0, declined = 0;
+	char line[64];
+
+	for (size_t i = 0; i < p->nr; i++) {
+		const struct repair_write *w = &p->v[i];
+
+		if (w->kind == REPAIR_RAM)
+			fprintf(stderr, "%s at GPA 0x%llx: %s. Fix? [y/N] ",
+				problem_table[w->problem].name,
+				(unsigned long long)w->gpa, w->why);
+		else
+			fprintf(stderr, "%s: %s. Fix? [y/N] ",
+				problem_table[w->problem].name, w->why);
+		if (fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y'))
+			p->v[kept++] = *w;
+		else
+			declined++;
+	}
+	p->nr = kept;
+	return declined;
+}
+
+/* Open and check a snapshot at path (the input, or the repaired copy). */
+static int check_path(struct args *a, const char *path, struct cli_opened *op,
+		      struct check_ctx *cx, struct check_result *cr, bool *usage,
+		      struct its_err *err)
+{
+	const char *saved = a->snap.path;
+	int rc;
+
+	a->snap.path = path;
+	rc = cli_open(&a->snap, op, usage, err);
+	a->snap.path = saved;
+	if (rc < 0)
+		return rc;
+	cx->snap = op->snap;
+	cx->mem = op->snap->mem;
+	cx->img = op->img;
+	cx->nr_vcpus = op->snap->nr_vcpus > 0 ? op->snap->nr_vcpus : (int)op->img->nr_rd;
+	return check_run(cx, cr, err);
+}
 
 int main(int argc, char **argv)
 {
 	struct args a;
-	struct cli_opened op = { 0 };
-	struct check_ctx cx;
-	struct check_result cr = { 0 };
+	struct cli_opened op = { 0 }, op2 = { 0 };
+	struct check_ctx cx, cx2;
+	struct check_result cr = { 0 }, cr2 = { 0 };
+	struct repair_plan plan;
 	struct fsck_opts fo = { 0 };
 	struct fsck_summary sum;
 	struct its_err err;
 	struct out *o = NULL;
+	int64_t *offs = NULL;
+	const char **not_written = NULL;
+	char (*why_not)[512] = NULL;
+	size_t declined = 0, written = 0;
 	bool usage = false;
+	int rc;
 	int status = FSCK_EXIT_ERROR;
 
 	memset(&a, 0, sizeof(a));
 	memset(&cx, 0, sizeof(cx));
+	repair_plan_init(&plan);
 	argp_err_exit_status = FSCK_EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &a);
 	its_err_clear(&err);
@@ -116,11 +198,25 @@ int main(int argc, char **argv)
 		out_free(o);
 		return status;
 	}
-	if (a.repair) {
-		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
-			    "not supported yet: repairs (--fix, -p, -y); its-fsck checks read-only");
-		goto fail;
+	if (a.undo) {
+		if (!strcmp(a.snap.path, "-")) {
+			its_err_set(&err, -EINVAL, NULL, ITS_ERR_NO_OFFSET,
+				    "--undo needs the snapshot's file name");
+			status = FSCK_EXIT_USAGE;
+			goto fail;
+		}
+		rc = repair_undo(a.undo, a.snap.path, &err);
+		if (rc < 0)
+			goto fail;
+		if (rc == REPAIR_UNDO_NOTHING)
+			fprintf(stderr, "its-fsck: %s: %s\n", a.snap.path, err.msg);
+		else
+			fprintf(stderr, "its-fsck: %s: every byte recorded in %s is back\n",
+				a.snap.path, a.undo);
+		return FSCK_EXIT_OK;
 	}
+	if (a.dry_run && !a.mode)
+		a.mode = REPAIR_MODE_SAFE;
 	if (a.kernel) {
 		if (kernel_profile_parse(a.kernel, &cx.profile, &err) < 0) {
 			status = FSCK_EXIT_USAGE;
@@ -129,17 +225,82 @@ int main(int argc, char **argv)
 	} else {
 		kernel_profile_upstream(&cx.profile);
 	}
-	if (cli_open(&a.snap, &op, &usage, &err) < 0) {
+	cx2 = cx;
+	if (check_path(&a, a.snap.path, &op, &cx, &cr, &usage, &err) < 0) {
 		if (usage)
 			status = FSCK_EXIT_USAGE;
 		goto fail;
 	}
-	cx.snap = op.snap;
-	cx.mem = op.snap->mem;
-	cx.img = op.img;
-	cx.nr_vcpus = op.snap->nr_vcpus > 0 ? op.snap->nr_vcpus : (int)op.img->nr_rd;
-	if (check_run(&cx, &cr, &err) < 0)
-		goto fail;
+	if (a.mode) {
+		if (repair_plan_build(&cx, &cr, a.mode, &plan, &err) < 0)
+			goto fail;
+		/* --fix asks on a terminal; without one it keeps the safe repairs */
+		if (a.ask && !a.dry_run && plan.nr) {
+			if (isatty(0) && isatty(2)) {
+				declined = ask(&plan);
+			} else if (a.mode == REPAIR_MODE_ALL) {
+				size_t kept = 0;
+
+				for (size_t i = 0; i < plan.nr; i++)
+					if (plan.v[i].level == REPAIR_SAFE)
+						plan.v[kept++] = plan.v[i];
+				plan.nr = kept;
+			}
+		}
+		offs = calloc(plan.nr + 1, sizeof(*offs));
+		not_written = calloc(plan.nr + 1, sizeof(*not_written));
+		why_not = calloc(plan.nr + 1, sizeof(*why_not));
+		if (!offs || !not_written || !why_not) {
+			its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < plan.nr; i++) {
+			uint64_t off[1];
+			size_t n = 0;
+			struct its_err le;
+			int rc = repair_locate(op.snap, &plan.v[i], off, 1, &n, &le);
+
+			offs[i] = rc == 0 && n ? (int64_t)off[0] : -1;
+			if (rc < 0) {
+				memcpy(why_not[i], le.msg, sizeof(why_not[i]));
+				not_written[i] = why_not[i];
+			}
+		}
+		/* what cannot be written (a core's registers, a page the
+		 * stream encodes as zero) is shown, then left out */
+		if (!a.dry_run) {
+			struct repair_plan todo;
+
+			repair_plan_init(&todo);
+			for (size_t i = 0; i < plan.nr; i++)
+				if (!not_written[i] && repair_plan_add(&todo, &plan.v[i]) < 0) {
+					repair_plan_release(&todo);
+					its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
+					goto fail;
+				}
+			if (todo.nr) {
+				struct repair_apply_opts ao = { a.undo_file, a.out, a.abort_after };
+
+				if (repair_apply(op.snap, &todo, &ao, &err) < 0) {
+					repair_plan_release(&todo);
+					goto fail;
+				}
+				written = todo.nr;
+				if (check_path(&a, a.out ? a.out : a.snap.path, &op2, &cx2,
+					       &cr2, &usage, &err) < 0) {
+					repair_plan_release(&todo);
+					goto fail;
+				}
+				fo.after_cx = &cx2;
+				fo.after_cr = &cr2;
+			}
+			repair_plan_release(&todo);
+		}
+		fo.plan = &plan;
+		fo.file_offsets = offs;
+		fo.not_written = not_written;
+		fo.dry_run = a.dry_run;
+	}
 	o = out_new(a.json ? OUT_JSON : OUT_TEXT, stdout, a.pretty);
 	if (!o) {
 		its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
@@ -153,13 +314,28 @@ int main(int argc, char **argv)
 		a.json = false;
 		goto fail;
 	}
-	status = (sum.errors || sum.warnings || sum.restore_fails ||
-		  (a.strict && sum.info)) ? FSCK_EXIT_UNCORRECTED : FSCK_EXIT_OK;
+	if (fo.after_cr) {
+		status = FSCK_EXIT_CORRECTED;
+		if (sum.after_errors || sum.after_warnings || sum.after_restore_fails ||
+		    (a.strict && sum.after_info))
+			status |= FSCK_EXIT_UNCORRECTED;
+	} else {
+		status = (sum.errors || sum.warnings || sum.restore_fails ||
+			  (a.strict && sum.info)) ? FSCK_EXIT_UNCORRECTED : FSCK_EXIT_OK;
+	}
+	if (declined && !written)
+		status |= FSCK_EXIT_CANCELLED;
 	goto out;
 fail:
 	cli_error("its-fsck", a.json, &err);
 out:
 	out_free(o);
+	free(offs);
+	free(not_written);
+	free(why_not);
+	repair_plan_release(&plan);
+	check_result_release(&cr2);
+	cli_close(&op2, NULL);
 	check_result_release(&cr);
 	cli_close(&op, &a.snap);
 	return status;

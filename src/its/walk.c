@@ -164,7 +164,7 @@ static int scan(struct walker *w, enum its_table_kind t, uint32_t id,
 			i++;
 			continue;
 		}
-		if (k == GMEM_ZERO) {
+		if (k == GMEM_ZERO && !gmem_overlay_hits(w->g, gpa, cnt * esz)) {
 			uint8_t e[ITS_MAX_ENTRY_SIZE];
 
 			/* zero pages: skip unless the fill byte is not 0 */

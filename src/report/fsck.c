@@ -9,6 +9,7 @@
 
 #include "its/check.h"
 #include "its/problems.h"
+#include "its/repair.h"
 
 #define RAW_FMT "0x%016llx"
 
@@ -355,13 +356,81 @@ static void emit_restored(struct out *o, const struct check_result *cr)
 	out_obj_end(o);
 }
 
+static const char *const reg_names[] = {
+	"GITS_CTLR", "GITS_IIDR", "GITS_CBASER", "GITS_CWRITER", "GITS_CREADR",
+	"GITS_BASER0", "GITS_BASER1", "GITS_BASER2", "GITS_BASER3",
+	"GITS_BASER4", "GITS_BASER5", "GITS_BASER6", "GITS_BASER7",
+};
+
+static void emit_repairs(struct out *o, const struct fsck_opts *opts)
+{
+	const struct repair_plan *p = opts->plan;
+
+	out_text(o, "\n%s (%zu write%s):\n",
+		 opts->dry_run ? "Repairs planned, not written (--dry-run)" : "Repairs",
+		 p->nr, p->nr == 1 ? "" : "s");
+	out_arr_begin(o, "repairs");
+	for (size_t i = 0; i < p->nr; i++) {
+		const struct repair_write *w = &p->v[i];
+
+		out_obj_begin(o, NULL);
+		out_u64(o, "its", NULL, w->its);
+		if (w->kind == REPAIR_RAM) {
+			out_str(o, "target", "  %s", "guest RAM");
+			out_hex(o, "gpa", " GPA 0x%llx", w->gpa, 0);
+			if (opts->file_offsets && opts->file_offsets[i] >= 0)
+				out_hex(o, "file_offset", ", file offset 0x%llx",
+					(uint64_t)opts->file_offsets[i], 0);
+			else
+				out_null(o, "file_offset", ", no file offset");
+			out_hex_le(o, "old", ": %s", w->old, w->len);
+			out_hex_le(o, "new", " -> %s", w->new, w->len);
+		} else {
+			out_str(o, "target", "  %s", reg_names[w->reg]);
+			out_null(o, "gpa", NULL);
+			if (opts->file_offsets && opts->file_offsets[i] >= 0)
+				out_hex(o, "file_offset", ", file offset 0x%llx",
+					(uint64_t)opts->file_offsets[i], 0);
+			else
+				out_null(o, "file_offset", NULL);
+			out_hex(o, "old", ": 0x%llx", w->reg_old, 0);
+			out_hex(o, "new", " -> 0x%llx", w->reg_new, 0);
+		}
+		out_str(o, "code", "\n    %s", problem_table[w->problem].name);
+		out_str(o, "level", " (%s)", problem_repair_name(w->level));
+		out_str(o, "why", ": %s\n", w->why);
+		if (opts->not_written && opts->not_written[i])
+			out_str(o, "not_written", "    not written: %s\n",
+				opts->not_written[i]);
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+	out_arr_begin(o, "refused");
+	for (size_t i = 0; i < p->nr_refused; i++)
+		out_str(o, NULL, "  refused: %s\n", p->refused[i]);
+	out_arr_end(o);
+}
+
+static void emit_summary(struct out *o, const char *key,
+			 const struct findings *fs)
+{
+	size_t e = fs->by_severity[SEV_ERROR], w = fs->by_severity[SEV_WARNING];
+
+	out_obj_begin(o, key);
+	out_u64(o, "errors", "%llu error", e);
+	out_text(o, "%s", e == 1 ? "" : "s");
+	out_u64(o, "warnings", ", %llu warning", w);
+	out_text(o, "%s", w == 1 ? "" : "s");
+	out_u64(o, "info", ", %llu info\n", fs->by_severity[SEV_INFO]);
+	out_obj_end(o);
+}
+
 void report_fsck(struct out *o, const struct check_ctx *cx,
 		 const struct check_result *cr, const struct fsck_opts *opts,
 		 struct fsck_summary *sum)
 {
 	const struct findings *fs = &cr->findings;
 
-	(void)opts;
 	memset(sum, 0, sizeof(*sum));
 	sum->errors = fs->by_severity[SEV_ERROR];
 	sum->warnings = fs->by_severity[SEV_WARNING];
@@ -381,13 +450,25 @@ void report_fsck(struct out *o, const struct check_ctx *cx,
 	emit_problems(o, cr);
 	emit_dropped(o, cr);
 	emit_restored(o, cr);
-	out_obj_begin(o, "summary");
-	out_u64(o, "errors", "\nSummary: %llu error", sum->errors);
-	out_text(o, "%s", sum->errors == 1 ? "" : "s");
-	out_u64(o, "warnings", ", %llu warning", sum->warnings);
-	out_text(o, "%s", sum->warnings == 1 ? "" : "s");
-	out_u64(o, "info", ", %llu info\n", sum->info);
-	out_obj_end(o);
+	out_text(o, "\nSummary: ");
+	emit_summary(o, "summary", fs);
+	if (opts && opts->plan)
+		emit_repairs(o, opts);
+	if (opts && opts->after_cr) {
+		struct fsck_summary after;
+
+		memset(&after, 0, sizeof(after));
+		out_text(o, "\nAfter the repair, re-read from the file:\n");
+		out_obj_begin(o, "after");
+		emit_verdict(o, opts->after_cx, opts->after_cr, &after);
+		out_text(o, "Summary: ");
+		emit_summary(o, "summary", &opts->after_cr->findings);
+		out_obj_end(o);
+		sum->after_errors = opts->after_cr->findings.by_severity[SEV_ERROR];
+		sum->after_warnings = opts->after_cr->findings.by_severity[SEV_WARNING];
+		sum->after_info = opts->after_cr->findings.by_severity[SEV_INFO];
+		sum->after_restore_fails = after.restore_fails;
+	}
 	out_obj_end(o);
 }
 

@@ -11,6 +11,8 @@
 struct gmem {
 	char *path;
 	int fd;
+	const struct gmem_patch *overlay;
+	size_t nr_overlay;
 	struct gmem_region *r;
 	size_t n, cap;
 	bool sealed;
@@ -284,8 +286,50 @@ static void piece(const struct gmem_region *r, uint64_t off, uint64_t *foff,
 	}
 }
 
+void gmem_set_overlay(struct gmem *g, const struct gmem_patch *p, size_t n)
+{
+	g->overlay = p;
+	g->nr_overlay = p ? n : 0;
+}
+
+bool gmem_overlay_hits(const struct gmem *g, uint64_t gpa, uint64_t len)
+{
+	for (size_t i = 0; i < g->nr_overlay; i++)
+		if (g->overlay[i].gpa < gpa + len &&
+		    gpa < g->overlay[i].gpa + g->overlay[i].len)
+			return true;
+	return false;
+}
+
+static void apply_overlay(const struct gmem *g, uint64_t gpa, uint8_t *buf,
+			  size_t len)
+{
+	for (size_t i = 0; i < g->nr_overlay; i++) {
+		const struct gmem_patch *o = &g->overlay[i];
+		uint64_t lo = o->gpa > gpa ? o->gpa : gpa;
+		uint64_t hi = o->gpa + o->len < gpa + len ? o->gpa + o->len : gpa + len;
+
+		if (lo < hi)
+			memcpy(buf + (lo - gpa), o->bytes + (lo - o->gpa),
+			       (size_t)(hi - lo));
+	}
+}
+
+static int read_raw(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
+		    unsigned flags, struct its_err *err);
+
 int gmem_read(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
 	      unsigned flags, struct its_err *err)
+{
+	int rc = read_raw(g, gpa, buf, len, flags, err);
+
+	if (rc == 0 && g->nr_overlay)
+		apply_overlay(g, gpa, buf, len);
+	return rc;
+}
+
+static int read_raw(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
+		    unsigned flags, struct its_err *err)
 {
 	uint8_t *p = buf;
 	uint64_t end;

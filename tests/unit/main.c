@@ -22,6 +22,8 @@ int main(void)
 	srunner_add_suite(sr, suite_dump());
 	srunner_add_suite(sr, suite_fsck());
 	srunner_add_suite(sr, suite_fsck_cli());
+	srunner_add_suite(sr, suite_repair_io());
+	srunner_add_suite(sr, suite_fix());
 	srunner_add_suite(sr, suite_stream());
 	if (getenv("ITS_REAL_DIR"))
 		srunner_add_suite(sr, suite_real());

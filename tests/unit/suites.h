@@ -16,6 +16,8 @@ Suite *suite_rules(void);
 Suite *suite_dump(void);
 Suite *suite_fsck(void);
 Suite *suite_fsck_cli(void);
+Suite *suite_repair_io(void);
+Suite *suite_fix(void);
 Suite *suite_stream(void);
 Suite *suite_real(void);
 

@@ -1,0 +1,111 @@
+/* Internals of repair/: what locate.c finds (file ranges to write), what
+ * undo.c keeps of them (the undo file), and the test hooks of apply.c.
+ * The public API is its/repair.h; the undo file format is described at the
+ * top of src/repair/undo.c. */
+#ifndef ITS_UNDO_H
+#define ITS_UNDO_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "its/err.h"
+#include "its/repair.h"
+#include "its/snapshot.h"
+
+/* repair_undo() returns this (not an error: err->code stays 0, err->msg
+ * says why) when it wrote nothing: the undo file is incomplete (the repair
+ * stopped before the snapshot was touched), or the snapshot already holds
+ * every original byte. 0 means bytes were put back. */
+#define REPAIR_UNDO_NOTHING	1
+
+/* Special values of repair_apply_opts.abort_after (tests only; 0 = off,
+ * N = _exit(99) after N range writes). */
+#define REPAIR_ABORT_NO_WRITE	UINT_MAX	/* undo file complete, before
+						 * the first snapshot write */
+#define REPAIR_ABORT_IN_UNDO	(UINT_MAX - 1)	/* undo file written up to its
+						 * trailer, which is missing */
+
+/* Tests only: repair_undo calls _exit(99) after this many range writes
+ * (0, the default: never). */
+extern unsigned repair_test_undo_abort_after;
+
+/* Tests only: called by repair_apply (in place) once the undo file is
+ * complete, just before the snapshot's identity is compared again and the
+ * first byte is written; NULL (the default) in normal runs. */
+extern void (*repair_test_before_write)(void *arg);
+extern void *repair_test_before_write_arg;
+
+/* One file range a plan writes: one copy of (part of) one entry. */
+struct repair_range {
+	uint64_t off;			/* absolute file offset */
+	unsigned len;			/* 1..16 */
+	uint8_t old[16];		/* what the file holds (read by
+					 * repair_collect) */
+	uint8_t new[16];
+	uint8_t expect[16];		/* what the plan says it holds */
+	bool last;			/* the copy a reader uses: old must
+					 * equal expect */
+	size_t write;			/* index in the plan */
+};
+
+struct repair_ranges {
+	struct repair_range *v;
+	size_t nr, cap;
+};
+
+void repair_ranges_release(struct repair_ranges *r);
+
+/* locate.c: every file range the plan writes (per write, per page piece,
+ * every copy, the last copy first), the current bytes read into old, and
+ * refused when two ranges overlap. Errors as repair_locate. */
+int repair_collect(const struct snapshot *s, const struct repair_plan *p,
+		   struct repair_ranges *out, struct its_err *err);
+
+/* "GITS_BASER1" (into buf) for enum repair_reg values. */
+const char *repair_reg_name(int reg, char buf[16]);
+
+/* Identity of a snapshot file, as the undo file keeps it. */
+struct undo_ident {
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint64_t dev, ino;
+};
+
+/* fstat(fd) into id; -errno with err set. */
+int undo_ident_of(int fd, const char *path, struct undo_ident *id,
+		  struct its_err *err);
+bool undo_ident_same(const struct undo_ident *a, const struct undo_ident *b);
+
+/* undo.c: may an undo file at path be replaced? Yes (0) when there is
+ * none, when it is incomplete, or when it belongs to this snapshot file
+ * (same device and inode) and every range it records already holds its old
+ * bytes; otherwise -EEXIST, with err saying why. */
+int undo_replaceable(const char *path, int snap_fd,
+		     const struct undo_ident *id, struct its_err *err);
+
+/* Write the undo file for ranges (path.tmp, fsync, "complete" trailer,
+ * fsync, rename to path, fsync of the directory). abort_stage
+ * REPAIR_ABORT_IN_UNDO: _exit(99) before the trailer. */
+int undo_write(const char *path, const char *snap_path,
+	       const struct undo_ident *id, const struct repair_range *v,
+	       size_t n, unsigned abort_stage, struct its_err *err);
+
+/* Append the "applied" stamp (the snapshot's identity after the writes and
+ * the fsync) and fsync it. */
+int undo_stamp_applied(const char *path, const struct undo_ident *after,
+		       struct its_err *err);
+
+/* CRC-32C (Castagnoli, reflected, as iSCSI/ext4 use): start with crc 0. */
+uint32_t its_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Write len bytes at off, retrying short writes; -errno with err set. */
+int its_pwrite_full(int fd, const void *buf, size_t len, uint64_t off,
+		    const char *path, struct its_err *err);
+
+/* fsync the directory holding path (a new name in it is durable). */
+int its_fsync_dir_of(const char *path, struct its_err *err);
+
+#endif

@@ -1,0 +1,449 @@
+/* Writing a plan: in place (undo file first, then every copy of every
+ * entry, then fsync), or into a repaired copy (-o OUT: the input is never
+ * written, so no undo file is needed).
+ *
+ * Order of an in-place repair, and what a crash (kill -9) at each point
+ * leaves:
+ *   1. identity of the snapshot (fstat of s->fd), every range located, the
+ *      bytes it holds read and the authoritative ones compared with the
+ *      plan's "old" values                      -> nothing written
+ *   2. undo file: NAME.tmp, fsync, trailer, fsync, rename, fsync dir
+ *                                               -> snapshot untouched; an
+ *      undo of the .tmp says "nothing to undo"
+ *   3. identity compared again (a snapshot that changed since step 1 is
+ *      refused and the undo file removed)
+ *   4. every range written, fsync               -> --undo restores
+ *   5. APPLIED stamp in the undo file           -> --undo also checks mtime
+ * A write that fails in step 4 puts back the ranges already written. */
+#include "its/undo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "its/io.h"
+
+void (*repair_test_before_write)(void *arg);
+void *repair_test_before_write_arg;
+
+/* What a range is, for messages: "the entry at GPA 0x40b10040" or
+ * "ITS 0 GITS_BASER1". */
+static void range_what(const struct repair_plan *p, const struct repair_range *x,
+		       char *buf, size_t len)
+{
+	const struct repair_write *w = &p->v[x->write];
+	char name[16];
+
+	if (w->kind == REPAIR_RAM)
+		snprintf(buf, len, "the entry at GPA 0x%llx",
+			 (unsigned long long)w->gpa);
+	else
+		snprintf(buf, len, "ITS %u %s", w->its,
+			 repair_reg_name(w->reg, name));
+}
+
+static void hex(char *buf, size_t len, const uint8_t *b, unsigned n)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < n && k + 3 < len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "%02x", b[i]);
+	buf[k] = '\0';
+}
+
+/* Every authoritative range must hold what the plan says it holds. */
+static int check_old(const struct snapshot *s, const struct repair_plan *p,
+		     const struct repair_ranges *r, struct its_err *err)
+{
+	for (size_t i = 0; i < r->nr; i++) {
+		const struct repair_range *x = &r->v[i];
+		char what[96], a[40], b[40];
+
+		if (!x->last || !memcmp(x->old, x->expect, x->len))
+			continue;
+		range_what(p, x, what, sizeof(what));
+		hex(a, sizeof(a), x->old, x->len);
+		hex(b, sizeof(b), x->expect, x->len);
+		return its_err_set(err, -ESTALE, s->path, x->off,
+				   "%s holds bytes %s, but the plan was made for %s: the snapshot changed since it was checked; nothing was written",
+				   what, a, b);
+	}
+	return 0;
+}
+
+static int stale(const struct snapshot *s, const struct undo_ident *was,
+		 const struct undo_ident *now, const char *when,
+		 struct its_err *err)
+{
+	if (now->dev != was->dev || now->ino != was->ino)
+		return its_err_set(err, -ESTALE, s->path, ITS_ERR_NO_OFFSET,
+				   "the file was replaced %s; nothing was written",
+				   when);
+	if (now->size != was->size)
+		return its_err_set(err, -ESTALE, s->path, ITS_ERR_NO_OFFSET,
+				   "the file is %llu bytes, it was %llu %s; nothing was written, check it again",
+				   (unsigned long long)now->size,
+				   (unsigned long long)was->size, when);
+	return its_err_set(err, -ESTALE, s->path, ITS_ERR_NO_OFFSET,
+			   "the file was modified (mtime) %s; nothing was written, check it again",
+			   when);
+}
+
+static void count_write(unsigned *done, unsigned abort_after)
+{
+	if (++*done == abort_after)
+		_exit(99);
+}
+
+/* ------------------------------------------------------------ in place */
+
+/* Put back ranges [0, upto]; true when every one was put back. */
+static bool roll_back(int fd, const struct repair_ranges *r, size_t upto)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i <= upto && i < r->nr; i++)
+		if (its_pwrite_full(fd, r->v[i].old, r->v[i].len, r->v[i].off,
+				    "", NULL) < 0)
+			ok = false;
+	return fsync(fd) == 0 && ok;
+}
+
+static int apply_in_place(const struct snapshot *s, const struct repair_plan *p,
+			  const struct repair_ranges *r,
+			  const struct repair_apply_opts *o,
+			  const struct undo_ident *id0, struct its_err *err)
+{
+	struct undo_ident id, after;
+	char *undo = NULL;
+	const char *undo_path = o->undo_path;
+	unsigned done = 0;
+	int fd, rc;
+
+	fd = open(s->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return its_err_set(err, -errno, s->path, ITS_ERR_NO_OFFSET,
+				   "cannot open for writing: %s (write a repaired copy with -o OUT instead); nothing was written",
+				   strerror(errno));
+	rc = undo_ident_of(fd, s->path, &id, err);
+	if (rc == 0 && (id.dev != id0->dev || id.ino != id0->ino))
+		rc = stale(s, id0, &id, "since it was opened", err);
+	if (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
+		rc = its_err_set(err, errno == EWOULDBLOCK ? -EBUSY : -errno,
+				 s->path, ITS_ERR_NO_OFFSET,
+				 "cannot lock: %s (another its-fsck at work on it?); nothing was written",
+				 errno == EWOULDBLOCK ? "it is locked" :
+							strerror(errno));
+	if (rc < 0)
+		goto out;
+	if (!undo_path) {
+		if (asprintf(&undo, "%s.its-undo", s->path) < 0) {
+			undo = NULL;
+			rc = its_err_set(err, -ENOMEM, s->path,
+					 ITS_ERR_NO_OFFSET, "out of memory");
+			goto out;
+		}
+		undo_path = undo;
+	}
+	rc = undo_replaceable(undo_path, fd, id0, err);
+	if (rc < 0)
+		goto out;
+	rc = undo_write(undo_path, s->path, id0, r->v, r->nr, o->abort_after,
+			err);
+	if (rc < 0)
+		goto out;
+	if (repair_test_before_write)
+		repair_test_before_write(repair_test_before_write_arg);
+	if (o->abort_after == REPAIR_ABORT_NO_WRITE)
+		_exit(99);
+	/* the last look before writing: same file, size and mtime as when
+	 * this repair started, same bytes where it writes */
+	rc = undo_ident_of(s->fd, s->path, &id, err);
+	if (rc == 0 && !undo_ident_same(&id, id0))
+		rc = stale(s, id0, &id, "since the repair started", err);
+	for (size_t i = 0; i < r->nr && rc == 0; i++) {
+		uint8_t cur[16];
+
+		rc = its_pread_full(fd, cur, r->v[i].len, r->v[i].off, s->path,
+				    err);
+		if (rc == 0 && memcmp(cur, r->v[i].old, r->v[i].len))
+			rc = its_err_set(err, -ESTALE, s->path, r->v[i].off,
+					 "the bytes here changed since the repair started; nothing was written, check it again");
+	}
+	if (rc < 0) {
+		unlink(undo_path);
+		its_fsync_dir_of(undo_path, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < r->nr; i++) {
+		rc = its_pwrite_full(fd, r->v[i].new, r->v[i].len, r->v[i].off,
+				     s->path, err);
+		if (rc < 0) {
+			char what[96];
+
+			range_what(p, &r->v[i], what, sizeof(what));
+			if (roll_back(fd, r, i)) {
+				unlink(undo_path);
+				its_err_prefix(err, "writing %s failed, the %zu ranges written before were put back (the snapshot is unchanged): ",
+					       what, i);
+			} else {
+				its_err_prefix(err, "writing %s failed, and putting back the bytes failed too: run its-fsck --undo %s: ",
+					       what, undo_path);
+			}
+			goto out;
+		}
+		count_write(&done, o->abort_after);
+	}
+	if (fsync(fd) < 0) {
+		rc = its_err_set(err, -errno, s->path, ITS_ERR_NO_OFFSET,
+				 "fsync failed: %s: the repair may not be on disk; its-fsck --undo %s restores the original bytes",
+				 strerror(errno), undo_path);
+		goto out;
+	}
+	/* the undo can then refuse a snapshot modified after the repair; a
+	 * missing stamp only makes it less strict */
+	if (undo_ident_of(fd, s->path, &after, NULL) == 0)
+		(void)undo_stamp_applied(undo_path, &after, NULL);
+	rc = 0;
+out:
+	close(fd);
+	free(undo);
+	return rc;
+}
+
+/* ------------------------------------------------------------ -o OUT */
+
+static int copy_plain(int in, int out, uint64_t off, uint64_t len,
+		      uint64_t *copied, const char *in_path, const char *out_path,
+		      struct its_err *err)
+{
+	static const size_t chunk = 1u << 20;
+	uint8_t *buf = malloc(chunk);
+	int rc = 0;
+
+	if (!buf)
+		return its_err_set(err, -ENOMEM, out_path, ITS_ERR_NO_OFFSET,
+				   "out of memory");
+	while (len && rc == 0) {
+		size_t n = len < chunk ? (size_t)len : chunk;
+
+		rc = its_pread_full(in, buf, n, off, in_path, err);
+		if (rc == 0)
+			rc = its_pwrite_full(out, buf, n, off, out_path, err);
+		off += n;
+		len -= n;
+		if (rc == 0)
+			*copied += n;
+	}
+	free(buf);
+	return rc;
+}
+
+static int copy_range(int in, int out, uint64_t off, uint64_t len,
+		      uint64_t *copied, const char *in_path, const char *out_path,
+		      struct its_err *err)
+{
+	while (len) {
+		loff_t a = (loff_t)off, b = (loff_t)off;
+		ssize_t n = copy_file_range(in, &a, out, &b,
+					    len > (1u << 30) ? (1u << 30) : len,
+					    0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+			      errno == EINVAL || errno == EOPNOTSUPP ||
+			      errno == EBADF))
+			return copy_plain(in, out, off, len, copied, in_path,
+					  out_path, err);
+		if (n < 0)
+			return its_err_set(err, -errno, out_path, off,
+					   "write failed: %s", strerror(errno));
+		if (n == 0)
+			return its_err_set(err, -EIO, in_path, off,
+					   "unexpected end of file while copying (the file shrank?)");
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+		*copied += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copy in to out, holes left as holes. */
+static int copy_sparse(int in, int out, uint64_t size, uint64_t *copied,
+		       const char *in_path, const char *out_path,
+		       struct its_err *err)
+{
+	uint64_t off = 0;
+
+	*copied = 0;
+	if (ftruncate(out, (off_t)size) < 0)
+		return its_err_set(err, -errno, out_path, ITS_ERR_NO_OFFSET,
+				   "cannot size the copy to %llu bytes: %s",
+				   (unsigned long long)size, strerror(errno));
+	while (off < size) {
+		off_t data = lseek(in, (off_t)off, SEEK_DATA), hole;
+		int rc;
+
+		if (data < 0 && errno == ENXIO)
+			break;			/* a hole up to the end */
+		if (data < 0) {
+			data = (off_t)off;	/* no SEEK_DATA: all data */
+			hole = (off_t)size;
+		} else {
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0 || (uint64_t)hole > size)
+				hole = (off_t)size;
+		}
+		if ((uint64_t)data >= size)
+			break;
+		rc = copy_range(in, out, (uint64_t)data,
+				(uint64_t)(hole - data), copied, in_path,
+				out_path, err);
+		if (rc < 0)
+			return rc;
+		off = (uint64_t)hole;
+	}
+	return 0;
+}
+
+static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
+		      const struct repair_ranges *r,
+		      const struct repair_apply_opts *o,
+		      const struct undo_ident *id0, struct its_err *err)
+{
+	const char *out = o->out_path;
+	struct undo_ident id;
+	struct stat st;
+	uint64_t copied = 0;
+	unsigned done = 0;
+	char *tmp;
+	int fd, rc;
+
+	(void)p;
+	if (stat(out, &st) == 0 && (uint64_t)st.st_dev == id0->dev &&
+	    (uint64_t)st.st_ino == id0->ino)
+		return its_err_set(err, -EINVAL, out, ITS_ERR_NO_OFFSET,
+				   "-o names the snapshot itself: repair it in place (without -o), or name another file");
+	if (fstat(s->fd, &st) < 0)
+		return its_err_set(err, -errno, s->path, ITS_ERR_NO_OFFSET,
+				   "cannot stat: %s", strerror(errno));
+	if (asprintf(&tmp, "%s.its-tmp.XXXXXX", out) < 0)
+		return its_err_set(err, -ENOMEM, out, ITS_ERR_NO_OFFSET,
+				   "out of memory");
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = its_err_set(err, -errno, out, ITS_ERR_NO_OFFSET,
+				 "cannot create the copy: %s; nothing was written, the input is untouched",
+				 strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	rc = copy_sparse(s->fd, fd, id0->size, &copied, s->path, tmp, err);
+	if (rc < 0) {
+		its_err_prefix(err, "copying the snapshot failed after %llu of %llu bytes: ",
+			       (unsigned long long)copied,
+			       (unsigned long long)id0->size);
+		goto fail;
+	}
+	/* the input must not have changed while it was copied */
+	rc = undo_ident_of(s->fd, s->path, &id, err);
+	if (rc == 0 && !undo_ident_same(&id, id0))
+		rc = stale(s, id0, &id, "while it was copied", err);
+	/* the copy holds what the input held where it will be written */
+	for (size_t i = 0; i < r->nr && rc == 0; i++) {
+		uint8_t cur[16];
+
+		rc = its_pread_full(fd, cur, r->v[i].len, r->v[i].off, tmp,
+				    err);
+		if (rc == 0 && memcmp(cur, r->v[i].old, r->v[i].len))
+			rc = its_err_set(err, -EIO, tmp, r->v[i].off,
+					 "the copy differs from the snapshot here");
+	}
+	if (rc < 0)
+		goto fail;
+	for (size_t i = 0; i < r->nr; i++) {
+		rc = its_pwrite_full(fd, r->v[i].new, r->v[i].len, r->v[i].off,
+				     tmp, err);
+		if (rc < 0)
+			goto fail;
+		count_write(&done, o->abort_after);
+	}
+	if (fchmod(fd, st.st_mode & 07777) < 0 || fsync(fd) < 0) {
+		rc = its_err_set(err, -errno, tmp, ITS_ERR_NO_OFFSET,
+				 "cannot finish the copy: %s", strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = its_err_set(err, -errno, tmp, ITS_ERR_NO_OFFSET,
+				 "cannot finish the copy: %s", strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, out) < 0) {
+		rc = its_err_set(err, -errno, out, ITS_ERR_NO_OFFSET,
+				 "cannot rename %s to it: %s", tmp,
+				 strerror(errno));
+		goto fail;
+	}
+	rc = its_fsync_dir_of(out, err);
+	free(tmp);
+	return rc;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	if (!strstr(err->msg, "nothing was written") &&
+	    strlen(err->msg) + 64 < sizeof(err->msg))
+		strcat(err->msg, "; no copy was written, the input is untouched");
+	if (!err->file[0] || !strcmp(err->file, s->path))
+		return rc;
+	/* name the file the user gave, not our temporary */
+	snprintf(err->file, sizeof(err->file), "%s", out);
+	return rc;
+}
+
+/* ------------------------------------------------------------ API */
+
+int repair_apply(const struct snapshot *s, const struct repair_plan *p,
+		 const struct repair_apply_opts *o, struct its_err *err)
+{
+	struct its_err local_err;
+	static const struct repair_apply_opts none;
+	struct repair_ranges r;
+	struct undo_ident id0;
+	int rc;
+
+	if (!err)
+		err = &local_err;
+	its_err_clear(err);
+	if (!o)
+		o = &none;
+	if (!p || p->nr == 0)
+		return 0;
+	/* the identity this repair is made for */
+	rc = undo_ident_of(s->fd, s->path, &id0, err);
+	if (rc < 0)
+		return rc;
+	if (id0.size != s->file_size)
+		return its_err_set(err, -ESTALE, s->path, ITS_ERR_NO_OFFSET,
+				   "the file is %llu bytes, it was %llu when it was opened; nothing was written, check it again",
+				   (unsigned long long)id0.size,
+				   (unsigned long long)s->file_size);
+	rc = repair_collect(s, p, &r, err);
+	if (rc < 0)
+		return rc;
+	rc = check_old(s, p, &r, err);
+	if (rc == 0)
+		rc = o->out_path ? apply_copy(s, p, &r, o, &id0, err) :
+				   apply_in_place(s, p, &r, o, &id0, err);
+	repair_ranges_release(&r);
+	return rc;
+}
