@@ -632,15 +632,14 @@ static int judge(const struct check_ctx *cx, const struct check_result *cr,
 		struct mapping *m0, *m1;
 		size_t n0, n1;
 
-		if (r0->skipped)
-			continue;
-		if (r1->nr_fails > r0->nr_fails ||
-		    (r0->nr_fails == 0 && r1->nr_fails)) {
+		if (!r0->skipped && (r1->nr_fails > r0->nr_fails ||
+		    (r0->nr_fails == 0 && r1->nr_fails))) {
 			snprintf(why, whylen,
 				 "ITS %zu: the restore would fail %zu time%s instead of %zu",
 				 i, r1->nr_fails, r1->nr_fails == 1 ? "" : "s", r0->nr_fails);
 			verdict = 1;
 		}
+		/* for QEMU's ITS the mappings are the events it delivers */
 		m0 = mappings(r0, &n0);
 		m1 = mappings(r1, &n1);
 		if (!m0 || !m1) {
@@ -683,14 +682,48 @@ static void refuse(struct repair_plan *p, const char *fmt, ...)
 #define PLAN_ROUNDS	3
 #define PLAN_SIG_MAX	4096
 
+/* QEMU's emulated ITS writes 0 for an unmapped DTE and only bits [16:0]
+ * of a CTE; it ignores the rest, so clearing them changes nothing it does. */
+static void plan_tcg(struct planner *pl, unsigned itsn)
+{
+	const struct its_image_its *its = &pl->cx->img->its[itsn];
+	const struct findings *fs = &pl->cr->findings;
+
+	for (size_t i = 0; i < fs->nr; i++) {
+		const struct finding *f = &fs->v[i];
+
+		if (f->its != itsn || !f->has_gpa || !allowed(pl, f->problem))
+			continue;
+		if (f->problem == PR_TCG_CTE_RES0) {
+			const struct its_cte_rec *c = cte_at_gpa(its, f->gpa);
+
+			if (c)
+				set_entry(pl, itsn, c->gpa, c->e.raw,
+					  planned(pl, itsn, c->gpa, c->e.raw) &
+					  ITS_GENMASK(16, 0), f->problem,
+					  "clear CTE bits [63:17], which QEMU neither writes nor reads");
+		} else if (f->problem == PR_TCG_DTE_INVALID_NONZERO &&
+			   f->device_id != FINDING_NONE) {
+			const struct its_dev_rec *d =
+				its_image_device(its, (uint32_t)f->device_id);
+
+			if (d && d->gpa == f->gpa && !d->e.valid)
+				set_entry(pl, itsn, d->gpa, d->e.raw, 0, f->problem,
+					  "zero the unmapped DTE of DeviceID 0x%x, as QEMU's MAPD V=0 does",
+					  d->device_id);
+		}
+	}
+}
+
 static void plan_round(struct planner *pl)
 {
 	for (size_t i = 0; i < pl->cx->img->nr_its && pl->rc == 0; i++) {
 		const struct restore_result *rr = &pl->cr->restore[i];
 
-		/* QEMU's emulated ITS: nothing the spec calls a safe repair */
-		if (rr->skipped)
+		if (rr->skipped) {
+			plan_tcg(pl, (unsigned)i);
 			continue;
+		}
 		plan_registers(pl, (unsigned)i);
 		plan_collections(pl, (unsigned)i, rr);
 		plan_devices(pl, (unsigned)i, rr);

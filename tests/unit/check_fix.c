@@ -50,6 +50,9 @@ static const struct fix_case cases[] = {
 	 * dropped devices stay (resurrecting them is a guess) */
 	{ "fsck-f15-invalid-l1", "-y", NULL, 5, 4, "DTE_DROPPED", true },
 	{ "fsck-baser-type", "-y", NULL, 4, 4, "BASER_TYPE", false },
+	/* QEMU's emulated ITS: bits it neither writes nor reads */
+	{ "fsck-tcg-cte-res0", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
+	{ "fsck-tcg-dte-invalid-nonzero", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
 };
 
 static void teardown(void)
