@@ -48,6 +48,8 @@ struct cli_snap_args {
  * SNAPSHOT argument (standard input when it is a file). Its input is a
  * struct cli_snap_args. */
 extern const struct argp cli_snap_argp;
+/* The children list a program's argp names to include it. */
+extern const struct argp_child cli_snap_children[];
 
 /* A snapshot opened, its registers gathered, its tables walked. */
 struct cli_opened {

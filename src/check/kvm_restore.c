@@ -18,6 +18,8 @@
 #include "its/bits.h"
 #include "its/layout.h"
 #include "its/regs.h"
+#include "its/search.h"
+#include "its/vec.h"
 
 #define ESZ			8
 #define L2_BYTES		65536ULL
@@ -68,21 +70,11 @@ const char *restore_drop_reason_name(enum restore_drop_reason r)
 
 static void *grow(void *arr_p, size_t *nr, size_t sz, struct sim *s)
 {
-	void **arr = arr_p;
-	size_t n = *nr;
+	void *p = its_vec_push(arr_p, nr, sz);
 
-	if ((n & (n - 1)) == 0) {
-		void *p = realloc(*arr, (n ? n * 2 : 1) * sz);
-
-		if (!p) {
-			s->oom = -ENOMEM;
-			return NULL;
-		}
-		*arr = p;
-	}
-	memset((char *)*arr + n * sz, 0, sz);
-	(*nr)++;
-	return (char *)*arr + n * sz;
+	if (!p)
+		s->oom = -ENOMEM;
+	return p;
 }
 
 static const char *errname(int e)
@@ -712,20 +704,8 @@ static void restore_devices(struct sim *s)
 static const struct restore_dev *restored_dev(const struct restore_result *r,
 					      uint32_t id)
 {
-	size_t lo = 0, hi = r->nr_devs;
-
 	/* the walk restores devices in DeviceID order */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->devs[mid].device_id == id)
-			return &r->devs[mid];
-		if (r->devs[mid].device_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return ITS_FIND_SORTED(r->devs, r->nr_devs, device_id, id);
 }
 
 static bool restored_event(const struct restore_dev *d, uint32_t ev)

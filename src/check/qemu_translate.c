@@ -8,25 +8,16 @@
 #include <string.h>
 
 #include "its/regs.h"
+#include "its/search.h"
+#include "its/vec.h"
 
 #define TCG_LPI_LIMIT 65536u	/* GICD_TYPER.IDbits 15 */
 
+/* indexed collection table: the slot is the ICID */
 static const struct its_cte_rec *cte_at(const struct its_image_its *its,
 					uint32_t icid)
 {
-	size_t lo = 0, hi = its->nr_ctes;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (its->ctes[mid].slot == icid)
-			return &its->ctes[mid];
-		if (its->ctes[mid].slot < icid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return ITS_FIND_SORTED(its->ctes, its->nr_ctes, slot, icid);
 }
 
 int qemu_translate_run(const struct check_ctx *cx, unsigned itsn,
@@ -66,36 +57,22 @@ int qemu_translate_run(const struct check_ctx *cx, unsigned itsn,
 				 c->e.target >= (uint32_t)cx->nr_vcpus)
 				why = "target CPU does not exist";
 			if (why) {
-				struct tcg_undeliverable *u;
-				size_t n = out->nr_undeliverable;
+				struct tcg_undeliverable *u =
+					its_vec_push(&out->undeliverable,
+						     &out->nr_undeliverable, sizeof(*u));
 
-				if ((n & (n - 1)) == 0) {
-					void *p = realloc(out->undeliverable,
-							  (n ? n * 2 : 1) * sizeof(*u));
-
-					if (!p)
-						goto oom;
-					out->undeliverable = p;
-				}
-				u = &out->undeliverable[out->nr_undeliverable++];
+				if (!u)
+					goto oom;
 				u->device_id = d->device_id;
 				u->event_id = e->event_id;
 				u->reason = why;
 				continue;
 			}
 			if (!rd) {
-				size_t n = out->nr_devs;
-
-				if ((n & (n - 1)) == 0) {
-					void *p = realloc(out->devs, (n ? n * 2 : 1) *
-								     sizeof(*out->devs));
-
-					if (!p)
-						goto oom;
-					out->devs = p;
-				}
-				rd = &out->devs[out->nr_devs++];
-				memset(rd, 0, sizeof(*rd));
+				rd = its_vec_push(&out->devs, &out->nr_devs,
+						  sizeof(*out->devs));
+				if (!rd)
+					goto oom;
 				rd->device_id = d->device_id;
 				rd->gpa = d->gpa;
 				rd->itt = d->e.itt;
@@ -103,18 +80,12 @@ int qemu_translate_run(const struct check_ctx *cx, unsigned itsn,
 				rd->terminated_at = -1;
 			}
 			{
-				size_t n = rd->nr_events;
-				struct restore_ite *ri;
+				struct restore_ite *ri =
+					its_vec_push(&rd->events, &rd->nr_events,
+						     sizeof(*ri));
 
-				if ((n & (n - 1)) == 0) {
-					void *p = realloc(rd->events, (n ? n * 2 : 1) *
-								      sizeof(*ri));
-
-					if (!p)
-						goto oom;
-					rd->events = p;
-				}
-				ri = &rd->events[rd->nr_events++];
+				if (!ri)
+					goto oom;
 				ri->event_id = e->event_id;
 				ri->lpi = e->e.lpi;
 				ri->icid = e->e.icid;
@@ -127,18 +98,12 @@ int qemu_translate_run(const struct check_ctx *cx, unsigned itsn,
 	for (size_t i = 0; i < its->nr_ctes; i++) {
 		const struct its_cte_rec *c = &its->ctes[i];
 		struct restore_cte *rc;
-		size_t n = out->nr_ctes;
 
 		if (!c->e.valid || c->slot >= nr_coll)
 			continue;
-		if ((n & (n - 1)) == 0) {
-			void *p = realloc(out->ctes, (n ? n * 2 : 1) * sizeof(*rc));
-
-			if (!p)
-				goto oom;
-			out->ctes = p;
-		}
-		rc = &out->ctes[out->nr_ctes++];
+		rc = its_vec_push(&out->ctes, &out->nr_ctes, sizeof(*rc));
+		if (!rc)
+			goto oom;
 		rc->slot = c->slot;
 		rc->icid = c->slot;
 		rc->target = c->e.target;

@@ -13,6 +13,8 @@
  * (L2_ALIASED), two vCPUs with the same pending table (PENDBASER_SHARED). */
 #include "rules_int.h"
 
+#include "its/search.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -265,17 +267,7 @@ static void report(struct xctx *c, const struct xrange *x,
 /* First index of l with start >= x. */
 static size_t lower_bound(const struct xlist *l, uint64_t x)
 {
-	size_t lo = 0, hi = l->nr;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->v[mid].start < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return ITS_LOWER_BOUND(l->v, l->nr, start, x);
 }
 
 /* Every overlapping pair of x in l1 and y in l2 (both sorted), once: y

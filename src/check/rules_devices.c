@@ -10,21 +10,12 @@
 #include <stdlib.h>
 
 #include "its/bits.h"
+#include "its/search.h"
 
 /* First device record with device_id >= id (records are sorted by ID). */
 static size_t dev_lower_bound(const struct its_image_its *it, uint64_t id)
 {
-	size_t lo = 0, hi = it->nr_devs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (it->devs[mid].device_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return ITS_LOWER_BOUND(it->devs, it->nr_devs, device_id, id);
 }
 
 static uint64_t per_l2_page(const struct its_image_its *it)

@@ -174,6 +174,11 @@ const struct argp cli_snap_argp = {
 	snap_options, parse_snap_opt, NULL, NULL, NULL, NULL, NULL,
 };
 
+const struct argp_child cli_snap_children[] = {
+	{ &cli_snap_argp, 0, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
 static bool regs_any(const struct its_regset *rs)
 {
 	for (size_t i = 0; i < rs->nr_its; i++)

@@ -59,11 +59,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cli_snap_argp, 0, NULL, 0 },
-	{ NULL, 0, NULL, 0 },
-};
-
 static const struct argp argp = {
 	options, parse_opt, "[SNAPSHOT]",
 	"Decode the GICv3 ITS tables (collections, devices, events) of an arm64 "
@@ -73,7 +68,7 @@ static const struct argp argp = {
 	"\vExit status: 0 all decoded; 1 decoded, but some entries are "
 	"unreadable (absent memory) or flagged; 8 the snapshot cannot be read; "
 	"16 usage error.",
-	children, NULL, NULL,
+	cli_snap_children, NULL, NULL,
 };
 
 int main(int argc, char **argv)

@@ -98,11 +98,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cli_snap_argp, 0, NULL, 0 },
-	{ NULL, 0, NULL, 0 },
-};
-
 static const struct argp argp = {
 	options, parse_opt, "[SNAPSHOT]",
 	"Check the GICv3 ITS tables of an arm64 VM snapshot (QEMU migration "
@@ -114,7 +109,7 @@ static const struct argp argp = {
 	"4 problems left (errors or warnings; info too with --strict); "
 	"8 operational error (nothing written, or the undo applied); 16 usage "
 	"error; 32 cancelled by the user.",
-	children, NULL, NULL,
+	cli_snap_children, NULL, NULL,
 };
 
 /* Ask about each planned write on a terminal (--fix without -y/-p), as

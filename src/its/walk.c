@@ -7,6 +7,8 @@
 
 #include "its/bits.h"
 #include "its/regs.h"
+#include "its/search.h"
+#include "its/vec.h"
 
 #define WALK_CHUNK 65536
 
@@ -52,24 +54,12 @@ const char *its_table_name(enum its_table_kind t)
 /* Grow *arr (of *nr elements of size sz) by one zeroed element. */
 static void *push(void *arr_p, size_t *nr, size_t sz, struct walker *w)
 {
-	void **arr = arr_p;
-	size_t n = *nr;
+	void *p = its_vec_push(arr_p, nr, sz);
 
-	/* capacity doubles at powers of two */
-	if ((n & (n - 1)) == 0) {
-		size_t cap = n ? n * 2 : 1;
-		void *p = realloc(*arr, cap * sz);
-
-		if (!p) {
-			its_err_set(w->err, -ENOMEM, gmem_path(w->g),
-				    ITS_ERR_NO_OFFSET, "out of memory");
-			return NULL;
-		}
-		*arr = p;
-	}
-	memset((char *)*arr + n * sz, 0, sz);
-	(*nr)++;
-	return (char *)*arr + n * sz;
+	if (!p)
+		its_err_set(w->err, -ENOMEM, gmem_path(w->g), ITS_ERR_NO_OFFSET,
+			    "out of memory");
+	return p;
 }
 
 static int add_hole(struct walker *w, enum its_table_kind t, uint32_t id,
@@ -447,37 +437,13 @@ out:
 const struct its_dev_rec *its_image_device(const struct its_image_its *its,
 					   uint32_t device_id)
 {
-	size_t lo = 0, hi = its->nr_devs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (its->devs[mid].device_id == device_id)
-			return &its->devs[mid];
-		if (its->devs[mid].device_id < device_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return ITS_FIND_SORTED(its->devs, its->nr_devs, device_id, device_id);
 }
 
 const struct its_ite_rec *its_dev_event(const struct its_dev_rec *d,
 					uint32_t event_id)
 {
-	size_t lo = 0, hi = d->nr_events;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->events[mid].event_id == event_id)
-			return &d->events[mid];
-		if (d->events[mid].event_id < event_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return ITS_FIND_SORTED(d->events, d->nr_events, event_id, event_id);
 }
 
 static bool in_hole(const struct its_image_its *its, uint64_t gpa)
