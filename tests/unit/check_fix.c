@@ -53,6 +53,8 @@ static const struct fix_case cases[] = {
 	/* QEMU's emulated ITS: bits it neither writes nor reads */
 	{ "fsck-tcg-cte-res0", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
 	{ "fsck-tcg-dte-invalid-nonzero", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
+	/* identical duplicates: the list is repacked (0, 1, 2, terminator) */
+	{ "fix/fix-cte-duplicate-identical", "-p", NULL, 1, 0, "CTE_UNUSED", true },
 };
 
 static void teardown(void)
@@ -60,13 +62,17 @@ static void teardown(void)
 	t_cleanup();
 }
 
+/* fixture: tests/fixtures/fsck/NAME, or DIR/NAME under tests/fixtures */
 static char *gen(const char *fixture, const char *ext, bool regs)
 {
 	char *writer = t_build("its-fixture"), *spec, *out, *r;
 	struct t_run run;
 
-	ck_assert_int_ge(asprintf(&spec, "%s/tests/fixtures/fsck/%s.json",
-				  t_env("ITS_SOURCE_DIR"), fixture), 0);
+	ck_assert_int_ge(asprintf(&spec, "%s/tests/fixtures/%s%s.json",
+				  t_env("ITS_SOURCE_DIR"),
+				  strchr(fixture, '/') ? "" : "fsck/", fixture), 0);
+	if (strrchr(fixture, '/'))
+		fixture = strrchr(fixture, '/') + 1;
 	ck_assert_int_ge(asprintf(&out, "%s/%s.%s", t_tmpdir(), fixture, ext), 0);
 	ck_assert_int_ge(asprintf(&r, "%s/%s.regs.json", t_tmpdir(), fixture), 0);
 	{
@@ -147,12 +153,14 @@ START_TEST(fix_recheck_undo)
 {
 	const struct fix_case *c = &cases[_i];
 	char *snap = gen(c->fixture, "elf", true), *regs, *orig, *now, *undo;
+	const char *base = strrchr(c->fixture, '/') ? strrchr(c->fixture, '/') + 1 :
+			   c->fixture;
 	char left[2048];
 	size_t n1, n2;
 	const char *kflag = c->kernel ? "--kernel" : NULL;
 	int st;
 
-	ck_assert_int_ge(asprintf(&regs, "%s/%s.regs.json", t_tmpdir(), c->fixture), 0);
+	ck_assert_int_ge(asprintf(&regs, "%s/%s.regs.json", t_tmpdir(), base), 0);
 	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
 	orig = t_read_file(snap, &n1);
 	st = fsck(snap, regs, c->mode, kflag, c->kernel, NULL, 0);
@@ -218,16 +226,25 @@ START_TEST(dry_run_and_copy)
 END_TEST
 
 /* A register inside a migration stream's arm_gicv3_its section. */
+static const char *const stream_regs[][2] = {
+	{ "fsck-iidr-revision", "IIDR_REVISION" },
+	{ "fsck-baser-type", "BASER_TYPE" },
+	{ "fsck-baser-entry-size", "BASER_ENTRY_SIZE" },
+	{ "fsck-baser-page-size", "BASER_PAGE_SIZE" },
+	{ "fsck-baser-unused-set", "BASER_UNUSED_SET" },
+	{ "fsck-baser-coll-indirect", "BASER_COLL_INDIRECT" },
+};
+
 START_TEST(stream_register)
 {
-	char *snap = gen("fsck-iidr-revision", "mig", false), *orig, *now, *undo;
+	char *snap = gen(stream_regs[_i][0], "mig", false), *orig, *now, *undo;
 	char left[512];
 	size_t n1, n2;
 
 	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
 	orig = t_read_file(snap, &n1);
 	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 4);
-	ck_assert_str_eq(left, "IIDR_REVISION");
+	ck_assert_str_eq(left, stream_regs[_i][1]);
 	ck_assert_int_eq(fsck(snap, NULL, "-p", NULL, NULL, NULL, 0), 1);
 	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 0);
 	{
@@ -297,7 +314,8 @@ Suite *suite_fix(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, fix_recheck_undo, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, dry_run_and_copy);
-	tcase_add_test(tc, stream_register);
+	tcase_add_loop_test(tc, stream_register, 0,
+			    (int)(sizeof(stream_regs) / sizeof(stream_regs[0])));
 	tcase_add_test(tc, killed_then_undone);
 	suite_add_tcase(s, tc);
 	return s;
