@@ -35,7 +35,7 @@ SAMPLES_XZ := qemu10-virt-its-stopped.mig.xz qemu10-virt-its-stopped.elf.xz \
 SAMPLES_DIR := build/samples
 SAMPLES   := $(patsubst %.xz,$(SAMPLES_DIR)/%,$(notdir $(SAMPLES_XZ)))
 
-.PHONY: all demo check check-real bench asan clean install samples
+.PHONY: all demo check check-real check-qemu bench asan clean install samples
 all: $(BUILD)/its-dump $(BUILD)/its-fsck
 
 $(BUILD)/obj/%.o: %.c
@@ -102,6 +102,18 @@ $(BUILD)/runstat: tests/bench/runstat.c
 # Not a test: its-dump against cat on a 4 GiB-guest stream (tests/bench).
 bench: $(BUILD)/its-dump $(BUILD)/its-fixture $(BUILD)/runstat
 	BUILD=$(BUILD) bash tests/bench/bench.sh
+
+# Repairs checked by QEMU itself: a real stream is corrupted, repaired with
+# its-fsck -p, loaded by QEMU 10.0 and 7.2, resumed, and its guest's MSI counts
+# must keep rising; then once the negative control (a repair writing at the
+# wrong offset) must make that check fail. Shares build/real with check-real.
+check-qemu: $(BUILD)/its-dump $(BUILD)/its-fsck
+	@if [ ! -s $(REAL_DIR)/out/verify-summary.txt ]; then \
+		bash $(SHARED)/tools/make-real-fixtures.sh $(REAL_DIR)/work $(REAL_DIR)/out; fi
+	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SHARED_DIR=$(SHARED) \
+		bash tests/qemu/check-qemu.sh $(REAL_DIR)
+	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SHARED_DIR=$(SHARED) \
+		CHECK_QEMU_NEGATIVE=1 QEMU_VERSIONS=10.0 bash tests/qemu/check-qemu.sh $(REAL_DIR)
 
 # Same tests, every binary built with AddressSanitizer and UBSan.
 asan:

@@ -116,6 +116,7 @@ KERNEL=$(ls "$W"/arm64/kroot/boot/vmlinuz-* | head -1)
 INITRD=$W/initramfs.cpio.gz
 [ -f "$KERNEL" ] && [ -f "$INITRD" ] && [ -f "$W/disk.img" ] || die "no kernel/initrd/disk in $W"
 # the generator's vm_args(), verbatim; checked below against its cmdline.txt
+# shellcheck disable=SC2054  # the commas are QEMU option syntax
 vm_args() {  # vm_args SERIALLOG QMPSOCK -> sets the array VM_ARGS
     VM_ARGS=(-machine virt,gic-version=3,its=on -cpu cortex-a57 -smp 2 -m 256M
         -accel tcg -nodefaults -display none -no-reboot -monitor none
@@ -149,7 +150,7 @@ qemu_for() {
 # load_and_watch NAME QEMUBIN STREAM: load, resume, check the MSI counts.
 # Returns 0 (PASS) or 1 (FAIL); prints the counts.
 load_and_watch() {
-    local name=$1 qbin=$2 stream=$3 d=$TMP/$1 sock serial pidf tpid i st n have
+    local name=$1 qbin=$2 stream=$3 d=$TMP/$1 sock serial pidf tpid qpid i st n have
     mkdir -p "$d"; sock=$d/qmp.sock; serial=$d/serial.log; pidf=$d/qemu.pid
     vm_args "$serial" "$sock"
     timeout --kill-after=10 "$QEMU_MAX_LIFE" "$qbin" "${VM_ARGS[@]}" -pidfile "$pidf" \
@@ -161,53 +162,76 @@ load_and_watch() {
         sleep 0.5
     done
     [ -s "$pidf" ] || die "$name: no QEMU pidfile after 30 s"
-    PIDS+=("$(cat "$pidf")")
-    log "$name: QEMU pid $(cat "$pidf") loading $(basename "$stream")"
-    local rc=0 t=$(date +%s)
+    qpid=$(cat "$pidf"); PIDS+=("$qpid")
+    log "$name: QEMU pid $qpid loading $(basename "$stream")"
+    local rc=0 t; t=$(date +%s)
     "$PY" "$T" wait-status "$sock" paused,running,postmigrate --timeout 120 > "$d/status.txt" ||
         { log "$name: incoming migration did not finish"; rc=1; }
     if [ $rc = 0 ]; then
         "$PY" "$T" qmp "$sock" query-migrate > "$d/query-migrate.json" || rc=1
+        grep -q '"status": "completed"' "$d/query-migrate.json" ||
+            { log "$name: incoming migration not completed: $(tr -d '\n' < "$d/query-migrate.json")"; rc=1; }
         st=$("$PY" "$T" qmp "$sock" query-status | tr -d '\n')
         log "$name: loaded in $(( $(date +%s) - t ))s, status $st; cont"
-        case $st in *'"running"'*) ;; *) "$PY" "$T" qmp "$sock" cont >/dev/null || rc=1;; esac
+        case $st in *'"status": "running"'*) ;; *) "$PY" "$T" qmp "$sock" cont >/dev/null || rc=1;; esac
     fi
     # wait for TICKS ticks, at most TICK_TIMEOUT s between two of them
     have=0; i=0
     while [ $rc = 0 ] && [ "$have" -lt "$TICKS" ]; do
-        n=$(grep -c '^FIXTURE-TICK ' "$serial" 2>/dev/null || true)
+        n=$(grep -ac '^FIXTURE-TICK ' "$serial" 2>/dev/null || true)
         if [ "${n:-0}" -gt "$have" ]; then have=$n; i=0; continue; fi
         i=$((i + 1))
         [ "$i" -le $((TICK_TIMEOUT * 2)) ] || { log "$name: no new FIXTURE-TICK within ${TICK_TIMEOUT}s (after $have)"; break; }
         sleep 0.5
     done
     log "$name: $have tick(s) seen after resume in $(( $(date +%s) - t ))s"
+    # the VM's own state at the end: "running" means QEMU and the vCPUs run on,
+    # so missing ticks/counts are the guest waiting for interrupts
     "$PY" "$T" qmp "$sock" query-status > "$d/status-end.json" 2>/dev/null || true
+    log "$name: QEMU status at the end: $(tr -d '\n ' < "$d/status-end.json"); guest's last line: $(tr -d '\r\0' < "$serial" | awk 'NF' | tail -1)"
     "$PY" "$T" qmp "$sock" quit --timeout 10 >/dev/null 2>&1 || true
-    stop_pid "$(cat "$pidf")"; stop_pid "$tpid"
+    stop_pid "$qpid"; stop_pid "$tpid"
+    PIDS=()   # both gone: never signal a recycled PID later
     [ $rc = 0 ] || return 1
-    counts "$name" "$serial"
+    counts "$name" "$serial" "$REAL/out/$name/serial.log"
 }
 
-# counts NAME SERIAL: per tick, the sums over CPUs of the virtio-blk request
-# queues (virtioN-req.M) and of the virtio-rng queue (virtioN-input); every
-# consecutive pair of ticks must show both rising.
+# counts NAME SERIAL SRCSERIAL: per tick, the sums over CPUs of the virtio-blk
+# request queues (virtioN-req.M) and of the virtio-rng queue (virtioN-input).
+# Row "saved": the counts the source guest printed last before the stream was
+# saved (its /proc/interrupts at FIXTURE-READY when the first tick after the
+# resume is tick 1, else its FIXTURE-IRQ lines of the tick before). Every
+# consecutive pair of rows (saved, tick, tick, ...) must show both rising, and
+# at least TICKS ticks must have come after the resume.
+IRQ_AWK='
+    { sub(/\r$/, "") }
+    function add(name, s) {
+        if (name ~ /^virtio[0-9]+-req\.[0-9]+$/) blk[key] += s
+        if (name ~ /^virtio[0-9]+-input$/) rng[key] += s
+    }
+    function sum(from,   i, s) { s = 0; for (i = from; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; return s }
+    /=== FIXTURE: \/proc\/interrupts ===/ { inready = 1; next }
+    /=== FIXTURE: kernel log/ { inready = 0 }
+    inready && $1 ~ /^[0-9]+:$/ { key = "ready"; add($NF, sum(2)) }
+    /^FIXTURE-IRQ / { key = $2; add($NF, sum(4)) }
+    /^FIXTURE-TICK / { tick[$2] = $3 }'
 counts() {
-    local name=$1 serial=$2 table
-    table=$(awk '
-        /^FIXTURE-IRQ / {
-            n = $2; s = 0
-            for (i = 4; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
-            if ($NF ~ /^virtio[0-9]+-req\.[0-9]+$/) blk[n] += s
-            if ($NF ~ /^virtio[0-9]+-input$/) rng[n] += s
-        }
-        /^FIXTURE-TICK / { print $2, blk[$2] + 0, rng[$2] + 0, $3 }' "$serial")
+    local name=$1 serial=$2 srcserial=$3 table first base
+    table=$(tr -d '\0' < "$serial" | awk "$IRQ_AWK"'
+        END { for (k in tick) print k, blk[k] + 0, rng[k] + 0, tick[k] }' | sort -n)
+    first=$(echo "$table" | awk 'NF { print $1; exit }')
+    base=""
+    if [ -n "$first" ] && [ -f "$srcserial" ]; then
+        base=$(tr -d '\0' < "$srcserial" | awk -v want="$([ "$first" = 1 ] && echo ready || echo $((first - 1)))" \
+            "$IRQ_AWK"' END { if (want in blk || want in rng) print "saved", blk[want] + 0, rng[want] + 0, "(source guest, before the save)" }')
+    fi
+    table=$(printf '%s\n%s\n' "$base" "$table" | awk NF)
     echo "$table" > "$TMP/$name/counts.txt"
-    printf '  %-14s tick  virtio-blk  virtio-rng  guest\n' "$name" >&2
-    echo "$table" | awk -v nm="$name" 'NF { printf "  %-14s %4s  %10s  %10s  %s\n", nm, $1, $2, $3, $4 }' >&2
+    printf '  %-10s %6s  %10s  %10s  %s\n' "$name" tick virtio-blk virtio-rng guest >&2
+    echo "$table" | awk -v nm="$name" 'NF { printf "  %-10s %6s  %10s  %10s  %s %s %s %s %s\n", nm, $1, $2, $3, $4, $5, $6, $7, $8 }' >&2
     echo "$table" | awk -v want="$TICKS" '
-        NF { k++; if (k > 1 && !($2 > pb && $3 > pr)) bad++; pb = $2; pr = $3 }
-        END { exit (k >= want && !bad) ? 0 : 1 }'
+        NF { k++; if ($1 != "saved") t++; if (k > 1 && !($2 > pb && $3 > pr)) bad++; pb = $2; pr = $3 }
+        END { exit (t >= want && !bad) ? 0 : 1 }'
 }
 
 # ------------------------------------------------------------------- main
