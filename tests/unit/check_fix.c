@@ -305,6 +305,45 @@ START_TEST(killed_then_undone)
 }
 END_TEST
 
+/* --fix on a terminal asks for each repair (script(1) gives it one):
+ * "n" leaves the problem (4) and says the user cancelled (32); "y" fixes. */
+static int fix_on_tty(const char *snap, const char *regs, const char *answer)
+{
+	char *prog = t_build("its-fsck"), *cmd;
+	const char *argv[] = { "/usr/bin/script", "-qec", NULL, "/dev/null", NULL };
+	struct t_run r;
+	int p[2], st;
+
+	ck_assert_int_ge(asprintf(&cmd, "%s --fix --its-regs %s %s", prog, regs, snap), 0);
+	argv[2] = cmd;
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], answer, strlen(answer)), (ssize_t)strlen(answer));
+	close(p[1]);
+	t_run_full(&r, NULL, p[0], argv);
+	close(p[0]);
+	st = r.status;
+	ck_assert_msg(strstr(r.out, "Fix? [y/N]") != NULL, "no question asked: %s", r.out);
+	t_run_free(&r);
+	free(cmd);
+	free(prog);
+	return st;
+}
+
+START_TEST(asks_on_a_terminal)
+{
+	char *snap = gen("fsck-cte-res0", "elf", true), *regs, left[256];
+
+	ck_assert_int_ge(asprintf(&regs, "%s/fsck-cte-res0.regs.json", t_tmpdir()), 0);
+	ck_assert_int_eq(fix_on_tty(snap, regs, "n\n"), 4 | 32);
+	ck_assert_int_eq(fsck(snap, regs, NULL, NULL, NULL, left, sizeof(left)), 4);
+	ck_assert_str_eq(left, "CTE_RES0");
+	ck_assert_int_eq(fix_on_tty(snap, regs, "y\n"), 1);
+	ck_assert_int_eq(fsck(snap, regs, NULL, NULL, NULL, left, sizeof(left)), 0);
+	free(regs);
+	free(snap);
+}
+END_TEST
+
 Suite *suite_fix(void)
 {
 	Suite *s = suite_create("fix");
@@ -317,6 +356,7 @@ Suite *suite_fix(void)
 	tcase_add_loop_test(tc, stream_register, 0,
 			    (int)(sizeof(stream_regs) / sizeof(stream_regs[0])));
 	tcase_add_test(tc, killed_then_undone);
+	tcase_add_test(tc, asks_on_a_terminal);
 	suite_add_tcase(s, tc);
 	return s;
 }
