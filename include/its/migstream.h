@@ -108,6 +108,10 @@ struct migstream_info {
 	size_t nr_blocks;
 	uint64_t ram_records_data;	/* PAGE records, all blocks */
 	uint64_t ram_records_zero;	/* ZERO records, all blocks */
+	/* arm_gicv3: file offset of each vCPU's big-endian GICR_PROPBASER
+	 * (index = redistributor, as in s->regs.rd) */
+	uint64_t *gicr_propbaser_offset;
+	size_t nr_gicr_propbaser;
 	/* vmdesc */
 	bool has_vmdesc;
 	uint64_t vmdesc_offset;		/* of the 0x06 byte */

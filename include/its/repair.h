@@ -16,13 +16,16 @@
 
 enum repair_target_kind {
 	REPAIR_RAM,		/* guest RAM: an 8-byte entry (12 for TCG ITEs) */
-	REPAIR_REGISTER,	/* an ITS register (in the stream's arm_gicv3_its section) */
+	REPAIR_REGISTER,	/* an ITS register (in the stream's arm_gicv3_its
+				 * section) or a redistributor's (arm_gicv3) */
 };
 
-/* Registers a repair can rewrite (ITS instance its). */
+/* Registers a repair can rewrite (ITS instance its; the GICR ones: the
+ * redistributor cpu). */
 enum repair_reg {
 	RREG_CTLR, RREG_IIDR, RREG_CBASER, RREG_CWRITER, RREG_CREADR,
 	RREG_BASER0,		/* BASERn = RREG_BASER0 + n */
+	RREG_GICR_PROPBASER = RREG_BASER0 + 8,
 };
 
 struct repair_write {
@@ -34,6 +37,8 @@ struct repair_write {
 	uint8_t old[16], new[16];		/* little-endian, as in guest RAM */
 	/* REPAIR_REGISTER */
 	int reg;				/* enum repair_reg */
+	unsigned cpu;				/* RREG_GICR_*: index of the
+						 * redistributor (its_image rd) */
 	uint64_t reg_old, reg_new;
 	/* why */
 	enum problem_id problem;
@@ -72,8 +77,11 @@ int repair_plan_build(const struct check_ctx *cx, const struct check_result *cr,
 
 /* Every file offset that holds the bytes of w (an ELF PT_LOAD: one; a
  * stream: every copy of the page, the last one first; mapped-ram: the page
- * slot). -ENOENT when a byte has no copy in the file (a ZERO page, absent
- * memory), -EROFS for a register in a snapshot that does not hold
+ * slot). A page whose last copy in a plain stream is a ZERO record: 0 with
+ * *n = 0 (repair_apply writes it only into a copy, -o, which re-encodes
+ * the record as a PAGE record; in place it fails with -ENOENT). -ENOENT
+ * when a byte has no copy in the file otherwise (a clear mapped-ram bit,
+ * absent memory), -EROFS for a register in a snapshot that does not hold
  * registers (an ELF core). At most max offsets; *n is how many exist. */
 int repair_locate(const struct snapshot *s, const struct repair_write *w,
 		  uint64_t *offs, size_t max, size_t *n, struct its_err *err);
@@ -86,7 +94,9 @@ struct repair_apply_opts {
 
 /* Write the plan: undo file first (flushed, marked complete last), then
  * every copy of every entry, fsync. With out_path the input is copied and
- * the copy is written; no undo file is needed. */
+ * the copy is written; no undo file is needed; a page whose last copy is
+ * a ZERO record is re-encoded in the copy as a PAGE record (later bytes of
+ * the copy shift by page size - 1). */
 int repair_apply(const struct snapshot *s, const struct repair_plan *p,
 		 const struct repair_apply_opts *o, struct its_err *err);
 

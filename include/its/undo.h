@@ -48,20 +48,45 @@ struct repair_range {
 	bool last;			/* the copy a reader uses: old must
 					 * equal expect */
 	size_t write;			/* index in the plan */
+	size_t reenc;			/* 0: off is a file offset; else 1 +
+					 * the index in ranges.re of the ZERO
+					 * record re-encoded, and off is the
+					 * offset inside its page */
+};
+
+/* A ZERO record (the last copy of a page in a plain stream) that -o
+ * re-encodes as a PAGE record: the same header (flags ZERO -> PAGE, the
+ * CONTINUE bit and the block idstr kept), then the page's bytes (the fill
+ * byte, with the plan's entries written in) instead of the fill byte. */
+struct repair_reencode {
+	uint64_t rec;			/* file offset of the record header */
+	uint64_t fill_off;		/* of its fill byte (the record's last) */
+	uint8_t fill;
+	uint32_t page_size;
 };
 
 struct repair_ranges {
 	struct repair_range *v;
 	size_t nr, cap;
+	struct repair_reencode *re;	/* sorted by rec */
+	size_t nr_re, cap_re;
 };
 
 void repair_ranges_release(struct repair_ranges *r);
 
+/* repair_collect flags */
+#define REPAIR_COLLECT_REENCODE	1u	/* a page whose last copy is a ZERO
+					 * record (plain stream) becomes a
+					 * re-encoded range (for -o); without
+					 * it such a page is -ENOENT */
+
 /* locate.c: every file range the plan writes (per write, per page piece,
- * every copy, the last copy first), the current bytes read into old, and
- * refused when two ranges overlap. Errors as repair_locate. */
+ * every copy, the last copy first), the current bytes read into old (for a
+ * re-encoded page: the fill byte), and refused when two ranges overlap.
+ * Errors as repair_locate. */
 int repair_collect(const struct snapshot *s, const struct repair_plan *p,
-		   struct repair_ranges *out, struct its_err *err);
+		   unsigned flags, struct repair_ranges *out,
+		   struct its_err *err);
 
 /* "GITS_BASER1" (into buf) for enum repair_reg values. */
 const char *repair_reg_name(int reg, char buf[16]);

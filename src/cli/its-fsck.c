@@ -259,6 +259,11 @@ int main(int argc, char **argv)
 			if (rc < 0) {
 				memcpy(why_not[i], le.msg, sizeof(why_not[i]));
 				not_written[i] = why_not[i];
+			} else if (n == 0 && !a.out) {
+				/* a ZERO record: only a copy can re-encode it */
+				snprintf(why_not[i], sizeof(why_not[i]),
+					 "the page is a ZERO record in the stream: write a repaired copy with -o OUT, which re-encodes it");
+				not_written[i] = why_not[i];
 			}
 		}
 		/* what cannot be written (a core's registers, a page the

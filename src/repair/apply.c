@@ -42,6 +42,9 @@ static void range_what(const struct repair_plan *p, const struct repair_range *x
 	if (w->kind == REPAIR_RAM)
 		snprintf(buf, len, "the entry at GPA 0x%llx",
 			 (unsigned long long)w->gpa);
+	else if (w->reg == RREG_GICR_PROPBASER)
+		snprintf(buf, len, "vCPU %u %s", w->cpu,
+			 repair_reg_name(w->reg, name));
 	else
 		snprintf(buf, len, "ITS %u %s", w->its,
 			 repair_reg_name(w->reg, name));
@@ -218,9 +221,10 @@ out:
 
 /* ------------------------------------------------------------ -o OUT */
 
+/* Bytes [off, off + len) of in go to off + delta in out. */
 static int copy_plain(int in, int out, uint64_t off, uint64_t len,
-		      uint64_t *copied, const char *in_path, const char *out_path,
-		      struct its_err *err)
+		      uint64_t delta, uint64_t *copied, const char *in_path,
+		      const char *out_path, struct its_err *err)
 {
 	static const size_t chunk = 1u << 20;
 	uint8_t *buf = malloc(chunk);
@@ -234,7 +238,8 @@ static int copy_plain(int in, int out, uint64_t off, uint64_t len,
 
 		rc = its_pread_full(in, buf, n, off, in_path, err);
 		if (rc == 0)
-			rc = its_pwrite_full(out, buf, n, off, out_path, err);
+			rc = its_pwrite_full(out, buf, n, off + delta, out_path,
+					     err);
 		off += n;
 		len -= n;
 		if (rc == 0)
@@ -245,11 +250,11 @@ static int copy_plain(int in, int out, uint64_t off, uint64_t len,
 }
 
 static int copy_range(int in, int out, uint64_t off, uint64_t len,
-		      uint64_t *copied, const char *in_path, const char *out_path,
-		      struct its_err *err)
+		      uint64_t delta, uint64_t *copied, const char *in_path,
+		      const char *out_path, struct its_err *err)
 {
 	while (len) {
-		loff_t a = (loff_t)off, b = (loff_t)off;
+		loff_t a = (loff_t)off, b = (loff_t)(off + delta);
 		ssize_t n = copy_file_range(in, &a, out, &b,
 					    len > (1u << 30) ? (1u << 30) : len,
 					    0);
@@ -259,8 +264,8 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len,
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
 			      errno == EINVAL || errno == EOPNOTSUPP ||
 			      errno == EBADF))
-			return copy_plain(in, out, off, len, copied, in_path,
-					  out_path, err);
+			return copy_plain(in, out, off, len, delta, copied,
+					  in_path, out_path, err);
 		if (n < 0)
 			return its_err_set(err, -errno, out_path, off,
 					   "write failed: %s", strerror(errno));
@@ -274,18 +279,13 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len,
 	return 0;
 }
 
-/* Copy in to out, holes left as holes. */
-static int copy_sparse(int in, int out, uint64_t size, uint64_t *copied,
-		       const char *in_path, const char *out_path,
-		       struct its_err *err)
+/* Copy bytes [off, size) of in to off + delta in out (sized already),
+ * holes left as holes. */
+static int copy_sparse_seg(int in, int out, uint64_t off, uint64_t size,
+			   uint64_t delta, uint64_t *copied,
+			   const char *in_path, const char *out_path,
+			   struct its_err *err)
 {
-	uint64_t off = 0;
-
-	*copied = 0;
-	if (ftruncate(out, (off_t)size) < 0)
-		return its_err_set(err, -errno, out_path, ITS_ERR_NO_OFFSET,
-				   "cannot size the copy to %llu bytes: %s",
-				   (unsigned long long)size, strerror(errno));
 	while (off < size) {
 		off_t data = lseek(in, (off_t)off, SEEK_DATA), hole;
 		int rc;
@@ -303,13 +303,121 @@ static int copy_sparse(int in, int out, uint64_t size, uint64_t *copied,
 		if ((uint64_t)data >= size)
 			break;
 		rc = copy_range(in, out, (uint64_t)data,
-				(uint64_t)(hole - data), copied, in_path,
+				(uint64_t)(hole - data), delta, copied, in_path,
 				out_path, err);
 		if (rc < 0)
 			return rc;
 		off = (uint64_t)hole;
 	}
 	return 0;
+}
+
+/* Copy in to out, holes left as holes. */
+static int copy_sparse(int in, int out, uint64_t size, uint64_t *copied,
+		       const char *in_path, const char *out_path,
+		       struct its_err *err)
+{
+	*copied = 0;
+	if (ftruncate(out, (off_t)size) < 0)
+		return its_err_set(err, -errno, out_path, ITS_ERR_NO_OFFSET,
+				   "cannot size the copy to %llu bytes: %s",
+				   (unsigned long long)size, strerror(errno));
+	return copy_sparse_seg(in, out, 0, size, 0, copied, in_path, out_path,
+			       err);
+}
+
+/* Where byte off of the input is in a copy that re-encodes r->re (sorted):
+ * every ZERO record before it grew by page size - 1 bytes. */
+static uint64_t out_offset(const struct repair_ranges *r, uint64_t off)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < r->nr_re && r->re[i].fill_off < off; i++)
+		d += r->re[i].page_size - 1;
+	return off + d;
+}
+
+/* RAM record flags (spec §9.2) */
+#define F_ZERO		0x002
+#define F_PAGE		0x008
+
+/* Copy in to out with every ZERO record of r->re re-encoded as a PAGE
+ * record holding its page: the fill byte, and the bytes of the ranges that
+ * name it. Holes stay holes; everything else is copied byte for byte. */
+static int copy_reencoded(int in, int out, uint64_t size,
+			  const struct repair_ranges *r, uint64_t *copied,
+			  const char *in_path, const char *out_path,
+			  struct its_err *err)
+{
+	uint64_t pos = 0, delta = 0, total = size;
+	uint8_t *page = NULL;
+	int rc = 0;
+
+	*copied = 0;
+	for (size_t i = 0; i < r->nr_re; i++)
+		total += r->re[i].page_size - 1;
+	if (ftruncate(out, (off_t)total) < 0)
+		return its_err_set(err, -errno, out_path, ITS_ERR_NO_OFFSET,
+				   "cannot size the copy to %llu bytes: %s",
+				   (unsigned long long)total, strerror(errno));
+	for (size_t i = 0; i < r->nr_re && rc == 0; i++) {
+		const struct repair_reencode *z = &r->re[i];
+		uint64_t psz = z->page_size, h;
+		uint8_t hb[8];
+
+		if (z->fill_off < pos || z->fill_off >= size ||
+		    z->fill_off < z->rec + 8 || psz < 2 || psz > (1u << 24))
+			return its_err_set(err, -EINVAL, in_path, z->rec,
+					   "cannot re-encode the ZERO record here");
+		rc = copy_sparse_seg(in, out, pos, z->fill_off, delta, copied,
+				     in_path, out_path, err);
+		if (rc < 0)
+			break;
+		/* the header: ZERO -> PAGE, the rest (offset, CONTINUE) kept */
+		rc = its_pread_full(in, hb, 8, z->rec, in_path, err);
+		if (rc < 0)
+			break;
+		h = 0;
+		for (int k = 0; k < 8; k++)
+			h = h << 8 | hb[k];
+		if ((h & (psz - 1) & ~(uint64_t)0x020) != F_ZERO) {
+			rc = its_err_set(err, -EIO, in_path, z->rec,
+					 "not the ZERO record found before: the file changed since it was read?");
+			break;
+		}
+		h = (h & ~(uint64_t)F_ZERO) | F_PAGE;
+		for (int k = 7; k >= 0; k--, h >>= 8)
+			hb[k] = (uint8_t)h;
+		rc = its_pwrite_full(out, hb, 8, z->rec + delta, out_path, err);
+		if (rc < 0)
+			break;
+		free(page);
+		page = malloc(psz);
+		if (!page) {
+			rc = its_err_set(err, -ENOMEM, out_path,
+					 ITS_ERR_NO_OFFSET, "out of memory");
+			break;
+		}
+		memset(page, z->fill, psz);
+		for (size_t k = 0; k < r->nr; k++) {
+			const struct repair_range *x = &r->v[k];
+
+			if (x->reenc == i + 1 && x->off + x->len <= psz)
+				memcpy(page + x->off, x->new, x->len);
+		}
+		rc = its_pwrite_full(out, page, psz, z->fill_off + delta,
+				     out_path, err);
+		if (rc < 0)
+			break;
+		*copied += psz;
+		pos = z->fill_off + 1;
+		delta += psz - 1;
+	}
+	free(page);
+	if (rc == 0)
+		rc = copy_sparse_seg(in, out, pos, size, delta, copied, in_path,
+				     out_path, err);
+	return rc;
 }
 
 static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
@@ -344,7 +452,10 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 		free(tmp);
 		return rc;
 	}
-	rc = copy_sparse(s->fd, fd, id0->size, &copied, s->path, tmp, err);
+	rc = r->nr_re ? copy_reencoded(s->fd, fd, id0->size, r, &copied,
+				       s->path, tmp, err) :
+			copy_sparse(s->fd, fd, id0->size, &copied, s->path, tmp,
+				    err);
 	if (rc < 0) {
 		its_err_prefix(err, "copying the snapshot failed after %llu of %llu bytes: ",
 			       (unsigned long long)copied,
@@ -355,12 +466,15 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 	rc = undo_ident_of(s->fd, s->path, &id, err);
 	if (rc == 0 && !undo_ident_same(&id, id0))
 		rc = stale(s, id0, &id, "while it was copied", err);
-	/* the copy holds what the input held where it will be written */
+	/* the copy holds what the input held where it will be written (the
+	 * re-encoded pages are written already) */
 	for (size_t i = 0; i < r->nr && rc == 0; i++) {
 		uint8_t cur[16];
 
-		rc = its_pread_full(fd, cur, r->v[i].len, r->v[i].off, tmp,
-				    err);
+		if (r->v[i].reenc)
+			continue;
+		rc = its_pread_full(fd, cur, r->v[i].len,
+				    out_offset(r, r->v[i].off), tmp, err);
 		if (rc == 0 && memcmp(cur, r->v[i].old, r->v[i].len))
 			rc = its_err_set(err, -EIO, tmp, r->v[i].off,
 					 "the copy differs from the snapshot here");
@@ -368,10 +482,13 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < r->nr; i++) {
-		rc = its_pwrite_full(fd, r->v[i].new, r->v[i].len, r->v[i].off,
-				     tmp, err);
-		if (rc < 0)
-			goto fail;
+		if (!r->v[i].reenc) {
+			rc = its_pwrite_full(fd, r->v[i].new, r->v[i].len,
+					     out_offset(r, r->v[i].off), tmp,
+					     err);
+			if (rc < 0)
+				goto fail;
+		}
 		count_write(&done, o->abort_after);
 	}
 	if (fchmod(fd, st.st_mode & 07777) < 0 || fsync(fd) < 0) {
@@ -437,7 +554,8 @@ int repair_apply(const struct snapshot *s, const struct repair_plan *p,
 				   "the file is %llu bytes, it was %llu when it was opened; nothing was written, check it again",
 				   (unsigned long long)id0.size,
 				   (unsigned long long)s->file_size);
-	rc = repair_collect(s, p, &r, err);
+	rc = repair_collect(s, p, o->out_path ? REPAIR_COLLECT_REENCODE : 0,
+			    &r, err);
 	if (rc < 0)
 		return rc;
 	rc = check_old(s, p, &r, err);

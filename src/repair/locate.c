@@ -12,7 +12,8 @@
  *       every PAGE record of such a page is a copy (written too), a ZERO
  *       record holds no bytes (nothing to write). The last record must be
  *       the one the index points at; when it is a ZERO record the entry
- *       cannot be written in place (-ENOENT).
+ *       cannot be written in place (-ENOENT), but a copy (-o) can
+ *       re-encode that record as a PAGE record (REPAIR_COLLECT_REENCODE).
  *   mapped-ram stream: one slot a page, at its fixed offset; a clear bitmap
  *       bit is a zero page (-ENOENT).
  *   Registers of a stream: the big-endian field in the payload of the
@@ -43,6 +44,7 @@
 void repair_ranges_release(struct repair_ranges *r)
 {
 	free(r->v);
+	free(r->re);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -101,7 +103,9 @@ const char *repair_reg_name(int reg, char buf[16])
 {
 	unsigned off, size;
 
-	if (!reg_field(reg, buf, &off, &size))
+	if (reg == RREG_GICR_PROPBASER)
+		snprintf(buf, 16, "GICR_PROPBASER");
+	else if (!reg_field(reg, buf, &off, &size))
 		snprintf(buf, 16, "register %d", reg);
 	return buf;
 }
@@ -110,6 +114,35 @@ static void put_be(uint8_t *p, uint64_t v, unsigned size)
 {
 	for (unsigned i = 0; i < size; i++)
 		p[i] = (uint8_t)(v >> (8 * (size - 1 - i)));
+}
+
+/* A redistributor's register: its big-endian field in the arm_gicv3
+ * section, at the offset the reader recorded for that vCPU (spec §13). */
+static int locate_gicr(const struct snapshot *s, const struct repair_write *w,
+		       size_t wi, struct repair_ranges *out,
+		       struct its_err *err)
+{
+	const struct migstream_info *mi = migstream_info(s);
+	struct repair_range x;
+
+	if (!mi)
+		return its_err_set(err, -EROFS, s->path, ITS_ERR_NO_OFFSET,
+				   "vCPU %u GICR_PROPBASER: a snapshot of this kind (%s) holds no redistributor registers, so it cannot be written in the file; the corrected value is 0x%llx (give it to the restore by other means)",
+				   w->cpu, snap_format_name(s->format),
+				   (unsigned long long)w->reg_new);
+	if (w->cpu >= mi->nr_gicr_propbaser)
+		return its_err_set(err, -ENOENT, s->path, ITS_ERR_NO_OFFSET,
+				   "vCPU %u GICR_PROPBASER: the stream's 'arm_gicv3' section holds %zu vCPUs",
+				   w->cpu, mi->nr_gicr_propbaser);
+	memset(&x, 0, sizeof(x));
+	x.off = mi->gicr_propbaser_offset[w->cpu];
+	x.len = 8;
+	x.last = true;
+	x.write = wi;
+	put_be(x.new, w->reg_new, 8);
+	put_be(x.expect, w->reg_old, 8);
+	/* x.old: read with every range by repair_collect */
+	return ranges_push(out, &x) < 0 ? nomem(s, err) : 0;
 }
 
 static int locate_register(const struct snapshot *s,
@@ -204,6 +237,9 @@ struct piece {
 /* A page of a stream block whose copies the scan collects. */
 struct copy {
 	uint64_t off;			/* page data, or UINT64_MAX: ZERO */
+	uint64_t rec;			/* ZERO: the record header */
+	uint64_t fill_off;		/* ZERO: its fill byte */
+	uint8_t fill;
 };
 
 struct query {
@@ -229,6 +265,14 @@ static int zero_page_error(const struct snapshot *s, const char *what,
 	return its_err_set(err, -ENOENT, s->path, ITS_ERR_NO_OFFSET,
 			   "GPA 0x%llx is in a page the %s: the file holds no bytes of it to rewrite in place; writing it needs -o with re-encoding of the stream, which is not supported yet",
 			   (unsigned long long)gpa, what);
+}
+
+static int zero_record_error(const struct snapshot *s, uint64_t gpa,
+			     uint64_t rec, struct its_err *err)
+{
+	return its_err_set(err, -ENOENT, s->path, rec,
+			   "GPA 0x%llx is in a page the stream encodes as a ZERO record: the file holds no bytes of it to rewrite in place; write a repaired copy with -o OUT instead (the copy re-encodes the page as a PAGE record)",
+			   (unsigned long long)gpa);
 }
 
 /* ------------------------------------------------------------ scan */
@@ -311,7 +355,8 @@ static size_t block_by_name(const struct migstream_info *mi, const uint8_t *n,
 	return SIZE_MAX;
 }
 
-static int copy_push(struct query *q, uint64_t off)
+static int copy_push(struct query *q, uint64_t off, uint64_t rec,
+		     uint64_t fill_off, uint8_t fill)
 {
 	if (q->nr == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 4;
@@ -322,7 +367,11 @@ static int copy_push(struct query *q, uint64_t off)
 		q->c = c;
 		q->cap = cap;
 	}
-	q->c[q->nr++].off = off;
+	q->c[q->nr].off = off;
+	q->c[q->nr].rec = rec;
+	q->c[q->nr].fill_off = fill_off;
+	q->c[q->nr].fill = fill;
+	q->nr++;
 	return 0;
 }
 
@@ -412,7 +461,16 @@ static int scan_records(struct scan *sc, uint64_t q, uint64_t *end)
 			struct query *hit = bsearch(&key, sc->q, sc->nq,
 						    sizeof(*sc->q), query_cmp);
 
-			if (hit && copy_push(hit, zero ? UINT64_MAX : q) < 0)
+			uint8_t fill = 0;
+
+			if (hit && zero) {
+				b = win_get(&sc->win, q, 1, sc->err);
+				if (!b)
+					return sc->err->code ? sc->err->code : -EIO;
+				fill = b[0];
+			}
+			if (hit && copy_push(hit, zero ? UINT64_MAX : q, rec, q,
+					     fill) < 0)
 				return nomem(sc->s, sc->err);
 		}
 		q += zero ? 1 : psz;
@@ -493,7 +551,8 @@ static size_t block_of_region(const struct migstream_info *mi,
  * bytes; ranges of extents (and mapped-ram slots) go to out directly,
  * stream pages become queries. */
 static int split_ram(const struct snapshot *s, const struct repair_write *w,
-		     size_t wi, bool stream, struct piece **pv, size_t *np,
+		     size_t wi, bool stream, unsigned flags,
+		     struct piece **pv, size_t *np,
 		     size_t *cp, struct query **qv, size_t *nq, size_t *cq,
 		     struct repair_ranges *out, struct its_err *err)
 {
@@ -515,6 +574,7 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 		enum gmem_kind k = gmem_span(s->mem, gpa, w->len - done, &run);
 		const struct gmem_region *r;
 		struct repair_range x;
+		bool zero = false;
 		int rc;
 
 		switch (k) {
@@ -533,16 +593,36 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 				return zero_page_error(s,
 					"mapped-ram file records as a zero page (bitmap bit clear)",
 					gpa, err);
-			return zero_page_error(s,
-				"stream encodes as a ZERO record", gpa, err);
+			if (!mi)
+				return its_err_set(err, -ENOENT, s->path,
+						   ITS_ERR_NO_OFFSET,
+						   "GPA 0x%llx is memory the snapshot records as zeros without file bytes: nothing to rewrite in place",
+						   (unsigned long long)gpa);
+			zero = true;	/* the rescan finds the ZERO record */
+			(void)flags;	/* REENCODE is decided after it */
+			break;
 		case GMEM_FILE_BYTES:
 			break;
 		}
 		r = region_of(s->mem, gpa);
-		rc = gmem_locate(s->mem, gpa, &foff, err);
-		if (rc < 0 || !r)
-			return rc < 0 ? rc : -EIO;
+		if (!r)
+			return -EIO;
+		if (zero) {
+			if (r->type != GMEM_REGION_PAGES)
+				return zero_page_error(s,
+					"stream encodes as zeros", gpa, err);
+			foff = UINT64_MAX;
+		} else {
+			rc = gmem_locate(s->mem, gpa, &foff, err);
+			if (rc < 0)
+				return rc;
+		}
 		if (stream && r->type == GMEM_REGION_PAGES && !mi->mapped_ram) {
+			uint64_t psz = (uint64_t)1 << r->page_shift;
+			uint64_t left = psz - ((gpa - r->gpa) & (psz - 1));
+
+			if (run > left)
+				run = left;
 			struct query qq;
 			size_t b = block_of_region(mi, r);
 
@@ -563,7 +643,8 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 			memset(&qq, 0, sizeof(qq));
 			qq.block = b;
 			qq.page = (gpa - r->gpa) >> r->page_shift;
-			qq.last = foff - ((gpa - r->gpa) &
+			qq.last = zero ? UINT64_MAX :
+				  foff - ((gpa - r->gpa) &
 					  (((uint64_t)1 << r->page_shift) - 1));
 			(*qv)[(*nq)++] = qq;
 			if (*np == *cp) {
@@ -599,6 +680,8 @@ static int range_cmp(const void *a, const void *b)
 	const struct repair_range *x = *(const struct repair_range *const *)a;
 	const struct repair_range *y = *(const struct repair_range *const *)b;
 
+	if (x->reenc != y->reenc)
+		return x->reenc < y->reenc ? -1 : 1;
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
@@ -618,7 +701,8 @@ static int check_overlaps(const struct snapshot *s, const struct repair_plan *p,
 		v[i] = &out->v[i];
 	qsort(v, out->nr, sizeof(*v), range_cmp);
 	for (size_t i = 1; i < out->nr; i++)
-		if (v[i - 1]->off + v[i - 1]->len > v[i]->off) {
+		if (v[i - 1]->reenc == v[i]->reenc &&
+		    v[i - 1]->off + v[i - 1]->len > v[i]->off) {
 			size_t a = v[i - 1]->write, b = v[i]->write;
 
 			if (a > b) {
@@ -637,8 +721,76 @@ static int check_overlaps(const struct snapshot *s, const struct repair_plan *p,
 	return rc;
 }
 
+/* The re-encoding of the ZERO record c (one per record), 1 + its index in
+ * out->re, or 0 when out of memory. */
+static size_t reencode_of(struct repair_ranges *out, const struct copy *c,
+			  uint32_t page_size)
+{
+	for (size_t i = 0; i < out->nr_re; i++)
+		if (out->re[i].rec == c->rec)
+			return i + 1;
+	if (out->nr_re == out->cap_re) {
+		size_t cap = out->cap_re ? out->cap_re * 2 : 4;
+		struct repair_reencode *v = realloc(out->re, cap * sizeof(*v));
+
+		if (!v)
+			return 0;
+		out->re = v;
+		out->cap_re = cap;
+	}
+	out->re[out->nr_re] = (struct repair_reencode){
+		.rec = c->rec, .fill_off = c->fill_off, .fill = c->fill,
+		.page_size = page_size };
+	return ++out->nr_re;
+}
+
+static int reencode_cmp(const void *a, const void *b)
+{
+	const struct repair_reencode *x = a, *y = b;
+
+	return x->rec < y->rec ? -1 : x->rec > y->rec;
+}
+
+/* out->re sorted by file offset, the ranges' indexes renumbered. */
+static int sort_reencodes(struct repair_ranges *out)
+{
+	size_t *map;
+
+	if (out->nr_re < 2)
+		return 0;
+	map = malloc(out->nr_re * sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	{
+		/* sort a copy that remembers where each came from */
+		struct { struct repair_reencode r; size_t from; } *t =
+			malloc(out->nr_re * sizeof(*t));
+
+		if (!t) {
+			free(map);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < out->nr_re; i++) {
+			t[i].r = out->re[i];
+			t[i].from = i;
+		}
+		qsort(t, out->nr_re, sizeof(*t), reencode_cmp);
+		for (size_t i = 0; i < out->nr_re; i++) {
+			out->re[i] = t[i].r;
+			map[t[i].from] = i;
+		}
+		free(t);
+	}
+	for (size_t i = 0; i < out->nr; i++)
+		if (out->v[i].reenc)
+			out->v[i].reenc = map[out->v[i].reenc - 1] + 1;
+	free(map);
+	return 0;
+}
+
 int repair_collect(const struct snapshot *s, const struct repair_plan *p,
-		   struct repair_ranges *out, struct its_err *err)
+		   unsigned flags, struct repair_ranges *out,
+		   struct its_err *err)
 {
 	const struct migstream_info *mi = migstream_info(s);
 	struct piece *pv = NULL;
@@ -653,11 +805,13 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 	for (size_t i = 0; i < p->nr && rc == 0; i++) {
 		const struct repair_write *w = &p->v[i];
 
-		if (w->kind == REPAIR_REGISTER)
+		if (w->kind == REPAIR_REGISTER && w->reg == RREG_GICR_PROPBASER)
+			rc = locate_gicr(s, w, i, out, err);
+		else if (w->kind == REPAIR_REGISTER)
 			rc = locate_register(s, w, i, out, err);
 		else if (w->kind == REPAIR_RAM)
-			rc = split_ram(s, w, i, mi != NULL, &pv, &np, &cp, &qv,
-				       &nq, &cq, out, err);
+			rc = split_ram(s, w, i, mi != NULL, flags, &pv, &np,
+				       &cp, &qv, &nq, &cq, out, err);
 		else
 			rc = its_err_set(err, -EINVAL, s->path,
 					 ITS_ERR_NO_OFFSET,
@@ -705,6 +859,35 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 			for (size_t c = q->nr; c-- > 0 && rc == 0;) {
 				struct repair_range x;
 
+				if (q->c[c].off == UINT64_MAX &&
+				    c == q->nr - 1) {
+					/* the last copy is a ZERO record */
+					size_t k;
+
+					if (!(flags & REPAIR_COLLECT_REENCODE)) {
+						rc = zero_record_error(s, pv[i].gpa,
+								       q->c[c].rec, err);
+						break;
+					}
+					k = reencode_of(out, &q->c[c],
+							(uint32_t)1 << r->page_shift);
+					if (!k) {
+						rc = nomem(s, err);
+						break;
+					}
+					memset(&x, 0, sizeof(x));
+					x.off = in_page;
+					x.len = pv[i].len;
+					x.last = true;
+					x.write = pv[i].write;
+					x.reenc = k;
+					memcpy(x.new, w->new + pv[i].woff, x.len);
+					memcpy(x.expect, w->old + pv[i].woff, x.len);
+					memset(x.old, q->c[c].fill, x.len);
+					if (ranges_push(out, &x) < 0)
+						rc = nomem(s, err);
+					continue;
+				}
 				if (q->c[c].off == UINT64_MAX)
 					continue;	/* ZERO: no bytes */
 				memset(&x, 0, sizeof(x));
@@ -719,13 +902,17 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 			}
 		}
 	}
-	/* what the file holds now, in every range */
+	/* what the file holds now, in every range (a re-encoded page: the
+	 * fill byte, set above) */
 	for (size_t i = 0; i < out->nr && rc == 0; i++) {
 		struct repair_range *x = &out->v[i];
 
-		rc = its_pread_full(s->fd, x->old, x->len, x->off, s->path,
-				    err);
+		if (!x->reenc)
+			rc = its_pread_full(s->fd, x->old, x->len, x->off,
+					    s->path, err);
 	}
+	if (rc == 0 && sort_reencodes(out) < 0)
+		rc = nomem(s, err);
 	if (rc == 0)
 		rc = check_overlaps(s, p, out, err);
 	for (size_t i = 0; i < nq; i++)
@@ -752,9 +939,15 @@ int repair_locate(const struct snapshot *s, const struct repair_write *w,
 		err = &local_err;
 	its_err_clear(err);
 	*n = 0;
-	rc = repair_collect(s, &one, &r, err);
+	rc = repair_collect(s, &one, REPAIR_COLLECT_REENCODE, &r, err);
 	if (rc < 0)
 		return rc;
+	/* a page whose last copy is a ZERO record: no offset to name */
+	for (size_t i = 0; i < r.nr; i++)
+		if (r.v[i].reenc) {
+			repair_ranges_release(&r);
+			return 0;
+		}
 	for (size_t i = 0; i < r.nr; i++)
 		if (i < max)
 			offs[i] = r.v[i].off;

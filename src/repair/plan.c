@@ -148,6 +148,50 @@ static uint64_t canonical_baser(unsigned n, uint64_t v)
 	return v;
 }
 
+/* Every redistributor's non-zero GICR_PROPBASER to the value KVM keeps:
+ * the last vCPU's non-zero one (spec §6.2 rule 42). */
+static void plan_propbaser(struct planner *pl, unsigned its)
+{
+	const struct its_image *img = pl->cx->img;
+	const struct gicr_regs_raw *keep = NULL;
+
+	for (size_t i = img->nr_rd; i-- > 0 && !keep;)
+		if ((img->rd[i].present & GICR_REG_PROPBASER) &&
+		    img->rd[i].propbaser)
+			keep = &img->rd[i];
+	if (!keep)
+		return;
+	for (size_t i = 0; i < img->nr_rd; i++) {
+		const struct gicr_regs_raw *rd = &img->rd[i];
+		struct repair_write nw;
+		bool dup = false;
+
+		if (!(rd->present & GICR_REG_PROPBASER) || !rd->propbaser ||
+		    rd->propbaser == keep->propbaser)
+			continue;
+		for (size_t k = 0; k < pl->p->nr; k++)
+			dup |= pl->p->v[k].kind == REPAIR_REGISTER &&
+			       pl->p->v[k].reg == RREG_GICR_PROPBASER &&
+			       pl->p->v[k].cpu == i;
+		if (dup)
+			continue;
+		memset(&nw, 0, sizeof(nw));
+		nw.kind = REPAIR_REGISTER;
+		nw.its = its;
+		nw.reg = RREG_GICR_PROPBASER;
+		nw.cpu = (unsigned)i;
+		nw.reg_old = rd->propbaser;
+		nw.reg_new = keep->propbaser;
+		nw.problem = PR_PROPBASER_DIFFERS;
+		nw.level = problem_table[PR_PROPBASER_DIFFERS].repair;
+		snprintf(nw.why, sizeof(nw.why),
+			 "vCPU %u's GICR_PROPBASER to vCPU %u's, the value KVM keeps (the last written)",
+			 rd->cpu, keep->cpu);
+		if (repair_plan_add(pl->p, &nw) < 0)
+			pl->rc = -ENOMEM;
+	}
+}
+
 static void plan_registers(struct planner *pl, unsigned its)
 {
 	const struct its_regs_raw *r = &pl->cx->img->its[its].regs;
@@ -157,11 +201,9 @@ static void plan_registers(struct planner *pl, unsigned its)
 		PR_BASER_COLL_INDIRECT, PR_BASER_CACHE_SANITISED,
 	};
 
-	if (found(fs, its, PR_PROPBASER_DIFFERS) && allowed(pl, PR_PROPBASER_DIFFERS) &&
-	    pl->p->nr_refused < sizeof(pl->p->refused) / sizeof(pl->p->refused[0]) &&
-	    !its)
-		snprintf(pl->p->refused[pl->p->nr_refused++], sizeof(pl->p->refused[0]),
-			 "PROPBASER_DIFFERS: not supported yet: rewriting GICR_PROPBASER (it lives in the arm_gicv3 section)");
+	if (!its && found(fs, its, PR_PROPBASER_DIFFERS) &&
+	    allowed(pl, PR_PROPBASER_DIFFERS))
+		plan_propbaser(pl, its);
 	if ((r->present & ITS_REG_IIDR) && found(fs, its, PR_IIDR_REVISION) &&
 	    allowed(pl, PR_IIDR_REVISION) &&
 	    GITS_IIDR_IMPLEMENTER(r->iidr) == IMPLEMENTER_ARM &&
@@ -591,6 +633,11 @@ static int simulate(const struct check_ctx *cx, const struct repair_plan *p,
 
 		if (w->kind != REPAIR_REGISTER)
 			continue;
+		if (w->reg == RREG_GICR_PROPBASER) {
+			if (w->cpu < sim->rs.nr_rd)
+				sim->rs.rd[w->cpu].propbaser = w->reg_new;
+			continue;
+		}
 		r = &sim->rs.its[w->its];
 		switch (w->reg) {
 		case RREG_CTLR: r->ctlr = (uint32_t)w->reg_new; break;

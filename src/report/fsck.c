@@ -360,6 +360,7 @@ static const char *const reg_names[] = {
 	"GITS_CTLR", "GITS_IIDR", "GITS_CBASER", "GITS_CWRITER", "GITS_CREADR",
 	"GITS_BASER0", "GITS_BASER1", "GITS_BASER2", "GITS_BASER3",
 	"GITS_BASER4", "GITS_BASER5", "GITS_BASER6", "GITS_BASER7",
+	"GICR_PROPBASER",
 };
 
 static void emit_repairs(struct out *o, const struct fsck_opts *opts)

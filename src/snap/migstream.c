@@ -349,6 +349,7 @@ void migstream_info_free(struct migstream_info *mi)
 		free(mi->blocks[i].name);
 	free(mi->blocks);
 	free(mi->records);
+	free(mi->gicr_propbaser_offset);
 	for (size_t i = 0; i < mi->nr_warnings; i++)
 		free(mi->warnings[i]);
 	free(mi->warnings);

@@ -37,6 +37,7 @@ static const struct subsection_size top_subsections[] = {
 
 struct rd_pair {
 	uint64_t propbaser, pendbaser;
+	uint64_t prop_off;		/* file offset of the propbaser */
 };
 
 /* ------------------------------------------------------------ ITS */
@@ -106,7 +107,8 @@ int ms_gic_its(struct ms_parser *p, uint64_t rec, uint64_t payload,
 /* ------------------------------------------------------------ GICv3 */
 
 static int pairs_push(struct ms_parser *p, struct rd_pair **v, size_t *n,
-		      size_t *cap, uint64_t prop, uint64_t pend)
+		      size_t *cap, uint64_t prop, uint64_t pend,
+		      uint64_t prop_off)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 8;
@@ -119,6 +121,7 @@ static int pairs_push(struct ms_parser *p, struct rd_pair **v, size_t *n,
 	}
 	(*v)[*n].propbaser = prop;
 	(*v)[*n].pendbaser = pend;
+	(*v)[*n].prop_off = prop_off;
 	(*n)++;
 	return 0;
 }
@@ -206,7 +209,8 @@ static int gicv3_fixed(struct ms_parser *p, uint64_t payload, uint32_t sid,
 					"section 'arm_gicv3' (a vCPU's state)");
 		rc = pairs_push(p, v, n, &cap,
 				its_be64(b + GICV3_CPU_PROPBASER),
-				its_be64(b + GICV3_CPU_PENDBASER));
+				its_be64(b + GICV3_CPU_PENDBASER),
+				q + GICV3_CPU_PROPBASER);
 		if (rc < 0)
 			return rc;
 		q += GICV3_CPU_FIXED;
@@ -348,7 +352,7 @@ static int gicv3_vmdesc(struct ms_parser *p, uint64_t rec, uint64_t payload,
 					return ms_trunc(p, el + pend, 8,
 							"GICR_PENDBASER");
 				rc = pairs_push(p, v, n, &cap, pv,
-						its_be64(c));
+						its_be64(c), el + prop);
 				if (rc < 0)
 					return rc;
 			}
@@ -386,6 +390,19 @@ int ms_gic_gicv3(struct ms_parser *p, uint64_t rec, uint64_t payload,
 		rc = ms_bad(p, rec, "section 'arm_gicv3': too many vCPUs");
 	if (rc == 0 && its_regset_reserve(&p->regs, p->regs.nr_its, n) < 0)
 		rc = ms_nomem(p);
+	if (rc == 0) {
+		uint64_t *offs = malloc(n * sizeof(*offs));
+
+		if (!offs) {
+			free(v);
+			return ms_nomem(p);
+		}
+		for (size_t i = 0; i < n; i++)
+			offs[i] = v[i].prop_off;
+		free(p->mi->gicr_propbaser_offset);
+		p->mi->gicr_propbaser_offset = offs;
+		p->mi->nr_gicr_propbaser = n;
+	}
 	if (rc == 0) {
 		for (size_t i = 0; i < n; i++) {
 			p->regs.rd[i].propbaser = v[i].propbaser;

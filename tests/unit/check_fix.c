@@ -50,6 +50,8 @@ static const struct fix_case cases[] = {
 	 * dropped devices stay (resurrecting them is a guess) */
 	{ "fsck-f15-invalid-l1", "-y", NULL, 5, 4, "DTE_DROPPED", true },
 	{ "fsck-baser-type", "-y", NULL, 4, 4, "BASER_TYPE", false },
+	/* GICR_PROPBASER: not in an ELF core either */
+	{ "fsck-propbaser-differs", "-y", NULL, 4, 4, "PROPBASER_DIFFERS", false },
 	/* QEMU's emulated ITS: bits it neither writes nor reads */
 	{ "fsck-tcg-cte-res0", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
 	{ "fsck-tcg-dte-invalid-nonzero", "-p", NULL, 1, 0, "LAYOUT_QEMU_TCG", true },
@@ -266,6 +268,52 @@ START_TEST(stream_register)
 }
 END_TEST
 
+/* GICR_PROPBASER inside a stream's arm_gicv3 section (opt-in): with the
+ * vmdesc, and by the fixed layout without it (three vCPUs, two rewritten). */
+static const char *const stream_propbaser[] = {
+	"fsck-propbaser-differs",
+	"fix/fix-propbaser-differs-novmdesc",
+};
+
+START_TEST(stream_gicr_propbaser)
+{
+	const char *fx = stream_propbaser[_i];
+	char *snap = gen(fx, "mig", false), *orig, *now, *undo;
+	char left[512];
+	size_t n1, n2;
+
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
+	orig = t_read_file(snap, &n1);
+	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 4);
+	ck_assert_str_eq(left, "PROPBASER_DIFFERS");
+	/* opt-in: -p leaves it */
+	ck_assert_int_eq(fsck(snap, NULL, "-p", NULL, NULL, NULL, 0), 4);
+	ck_assert_int_ne(access(undo, F_OK), 0);
+	ck_assert_int_eq(fsck(snap, NULL, "-y", NULL, NULL, NULL, 0), 1);
+	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 0);
+	ck_assert_str_eq(left, "");
+	now = t_read_file(snap, &n2);
+	ck_assert(n1 == n2 && memcmp(orig, now, n1));
+	free(now);
+	{
+		char *prog = t_build("its-fsck");
+		const char *argv[] = { prog, "--undo", undo, snap, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_int_eq(r.status, 0);
+		t_run_free(&r);
+		free(prog);
+	}
+	now = t_read_file(snap, &n2);
+	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
+	free(orig);
+	free(now);
+	free(undo);
+	free(snap);
+}
+END_TEST
+
 /* Killed after N writes (N = 0, 1, 2): the undo gives back every byte. */
 START_TEST(killed_then_undone)
 {
@@ -301,6 +349,61 @@ START_TEST(killed_then_undone)
 	}
 	free(undo);
 	free(regs);
+	free(snap);
+}
+END_TEST
+
+/* A repair into a page the stream sends as a ZERO record: refused in
+ * place (exit 8, naming -o), written into a copy that re-encodes the
+ * record as a PAGE record; the copy decodes and re-checks clean. */
+START_TEST(zero_page_needs_copy)
+{
+	char *snap = gen("fix/fix-icid-zero-page", "mig", false), *orig, *now;
+	char *copy, *undo, *prog = t_build("its-fsck"), left[512];
+	size_t n1, n2;
+
+	ck_assert_int_ge(asprintf(&copy, "%s/zero-copy.mig", t_tmpdir()), 0);
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
+	orig = t_read_file(snap, &n1);
+	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 4);
+	ck_assert_str_eq(left, "ITE_ICID_UNKNOWN");
+	{
+		const char *argv[] = { prog, "-y", snap, NULL };
+		struct t_run r;
+
+		/* in place the write is shown, not made; the problem stays */
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 4, "in place: exit %d: %s", r.status, r.err);
+		ck_assert_msg(strstr(r.out, "not written: the page is a ZERO record") &&
+			      strstr(r.out, "-o OUT"), "in place: %s", r.out);
+		t_run_free(&r);
+	}
+	ck_assert_int_ne(access(undo, F_OK), 0);
+	now = t_read_file(snap, &n2);
+	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
+	free(now);
+	ck_assert_int_eq(fsck(snap, NULL, "-y", "-o", copy, NULL, 0), 1);
+	ck_assert_int_ne(access(undo, F_OK), 0);
+	now = t_read_file(snap, &n2);
+	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
+	free(now);
+	ck_assert_int_eq(fsck(copy, NULL, NULL, NULL, NULL, left, sizeof(left)), 0);
+	ck_assert_str_eq(left, "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED");
+	{
+		char *dump = t_build("its-dump");
+		const char *argv[] = { dump, copy, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 0, "its-dump of the copy: %s", r.err);
+		ck_assert_ptr_null(strstr(r.err, "warning"));
+		t_run_free(&r);
+		free(dump);
+	}
+	free(orig);
+	free(copy);
+	free(undo);
+	free(prog);
 	free(snap);
 }
 END_TEST
@@ -356,6 +459,9 @@ Suite *suite_fix(void)
 	tcase_add_loop_test(tc, stream_register, 0,
 			    (int)(sizeof(stream_regs) / sizeof(stream_regs[0])));
 	tcase_add_test(tc, killed_then_undone);
+	tcase_add_test(tc, zero_page_needs_copy);
+	tcase_add_loop_test(tc, stream_gicr_propbaser, 0,
+			    (int)(sizeof(stream_propbaser) / sizeof(stream_propbaser[0])));
 	tcase_add_test(tc, asks_on_a_terminal);
 	suite_add_tcase(s, tc);
 	return s;

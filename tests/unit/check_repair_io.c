@@ -467,14 +467,14 @@ START_TEST(locate_stream_live)
 		ck_assert_int_eq(repair_locate(s, &w, offs, 1, &n, &err), 0);
 		ck_assert_uint_eq(n, 2);
 	}
-	/* a page that ends up ZERO (DATA -> ZERO -> ZERO) */
+	/* a page that ends up ZERO (DATA -> ZERO -> ZERO): no offset (only
+	 * a copy, which re-encodes the record, can hold the entry) */
 	{
 		struct repair_write w = ram_write(0x40e00100, 0, 1);
 
-		ck_assert_int_eq(repair_locate(s, &w, offs, 8, &n, &err), -ENOENT);
-		ck_assert_ptr_nonnull(strstr(err.msg, "ZERO record"));
-		ck_assert_ptr_nonnull(strstr(err.msg, "-o with re-encoding"));
-		ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
+		n = 99;
+		ck_assert_int_eq(repair_locate(s, &w, offs, 8, &n, &err), 0);
+		ck_assert_uint_eq(n, 0);
 	}
 	/* not guest RAM */
 	{
@@ -745,32 +745,68 @@ START_TEST(register_write_elf)
 }
 END_TEST
 
-START_TEST(zero_page_refused)
+START_TEST(zero_page_reencoded)
 {
-	char *path = gen("stream-live", "mig", NULL), *undo = undo_path_of(path);
-	struct snapshot *s = open_snap(path);
+	json_object *man;
+	char *path = gen("stream-live", "mig", &man), *undo = undo_path_of(path);
+	struct snapshot *s = open_snap(path), *s2;
+	const struct migstream_info *mi = migstream_info(s), *mi2;
 	uint32_t crc = file_crc(path);
 	struct repair_plan p;
 	struct repair_write w = ram_write(0x40e00008, 0, 0x8000000000000001ULL);
+	struct repair_write d = dte_write(man, 24);
 	struct repair_apply_opts o = { 0 };
 	struct its_err err;
+	uint8_t b[4096];
+	uint64_t v;
 	char *out;
 
 	repair_plan_init(&p);
 	repair_plan_add(&p, &w);
+	w.gpa = 0x40e00ff8;	/* a second entry in the same ZERO page */
+	repair_plan_add(&p, &w);
+	repair_plan_add(&p, &d);	/* an entry after it in the file */
+	/* in place: refused, naming -o; nothing written */
 	ck_assert_int_eq(repair_apply(s, &p, NULL, &err), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(err.msg, "-o with re-encoding"));
-	ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "ZERO record"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "-o OUT"));
 	ck_assert(!exists(undo));
 	ck_assert_uint_eq(file_crc(path), crc);
+	/* -o: the record re-encoded as a PAGE record, the rest shifted */
 	ck_assert_int_ge(asprintf(&out, "%s/out.mig", t_tmpdir()), 0);
 	o.out_path = out;
-	ck_assert_int_eq(repair_apply(s, &p, &o, &err), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
-	ck_assert(!exists(out));
+	ck_assert_msg(repair_apply(s, &p, &o, &err) == 0, "%s", err.msg);
+	ck_assert(!exists(undo));
+	ck_assert_uint_eq(file_crc(path), crc);
+	ck_assert_uint_eq(stat_of(out).st_size, stat_of(path).st_size + 4095);
+	s2 = open_snap(out);
+	mi2 = migstream_info(s2);
+	ck_assert_ptr_nonnull(mi2);
+	ck_assert(mi2->complete);
+	ck_assert_uint_eq(mi2->nr_warnings_seen, mi->nr_warnings_seen);
+	ck_assert_uint_eq(mi2->nr_records, mi->nr_records);
+	ck_assert_uint_eq(mi2->ram_records_zero + 1, mi->ram_records_zero);
+	ck_assert_uint_eq(mi2->ram_records_data, mi->ram_records_data + 1);
+	ck_assert_int_eq(gmem_read(s2->mem, 0x40e00000, b, sizeof(b), 0, &err), 0);
+	for (size_t i = 0; i < sizeof(b); i++)
+		if (i < 8 || (i >= 16 && i < 4088))
+			ck_assert_uint_eq(b[i], 0);
+	memcpy(&v, b + 8, 8);
+	ck_assert_uint_eq(v, 0x8000000000000001ULL);
+	memcpy(&v, b + 4088, 8);
+	ck_assert_uint_eq(v, 0x8000000000000001ULL);
+	ck_assert_int_eq(gmem_read(s2->mem, d.gpa, b, 8, 0, &err), 0);
+	ck_assert_int_eq(memcmp(b, d.new, 8), 0);
+	/* every other record the same, shifted by one page less a byte */
+	for (size_t i = 0; i < mi->nr_records; i++) {
+		ck_assert_uint_eq(mi2->records[i].type, mi->records[i].type);
+		ck_assert_str_eq(mi2->records[i].idstr, mi->records[i].idstr);
+	}
+	snapshot_close(s2);
 	free(out);
 	repair_plan_release(&p);
 	snapshot_close(s);
+	json_object_put(man);
 	free(undo);
 	free(path);
 }
@@ -1591,7 +1627,7 @@ Suite *suite_repair_io(void)
 	tcase_add_test(tc, apply_undo_mapped_ram);
 	tcase_add_test(tc, register_write_stream);
 	tcase_add_test(tc, register_write_elf);
-	tcase_add_test(tc, zero_page_refused);
+	tcase_add_test(tc, zero_page_reencoded);
 	tcase_add_test(tc, copy_live);
 	tcase_add_test(tc, copy_mapped_ram_sparse);
 	tcase_add_test(tc, copy_elf_sparse);
