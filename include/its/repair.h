@@ -77,12 +77,16 @@ int repair_plan_build(const struct check_ctx *cx, const struct check_result *cr,
 
 /* Every file offset that holds the bytes of w (an ELF PT_LOAD: one; a
  * stream: every copy of the page, the last one first; mapped-ram: the page
- * slot). A page whose last copy in a plain stream is a ZERO record: 0 with
- * *n = 0 (repair_apply writes it only into a copy, -o, which re-encodes
- * the record as a PAGE record; in place it fails with -ENOENT). -ENOENT
- * when a byte has no copy in the file otherwise (a clear mapped-ram bit,
- * absent memory), -EROFS for a register in a snapshot that does not hold
- * registers (an ELF core). At most max offsets; *n is how many exist. */
+ * slot). A mapped-ram page whose bitmap bit is clear (a zero page; its slot
+ * may hold stale bytes): the offset of w's bytes in the slot first, then
+ * the bitmap byte (repair_apply writes the whole slot, zeros with the
+ * plan's entries, then sets the bit; in place and with -o). A page whose
+ * last copy in a plain stream is a ZERO record: 0 with *n = 0
+ * (repair_apply writes it only into a copy, -o, which re-encodes the
+ * record as a PAGE record; in place it fails with -ENOENT). -ENOENT when a
+ * byte has no copy in the file otherwise (absent memory), -EROFS for a
+ * register in a snapshot that does not hold registers (an ELF core). At
+ * most max offsets; *n is how many exist. */
 int repair_locate(const struct snapshot *s, const struct repair_write *w,
 		  uint64_t *offs, size_t max, size_t *n, struct its_err *err);
 
@@ -93,7 +97,9 @@ struct repair_apply_opts {
 };
 
 /* Write the plan: undo file first (flushed, marked complete last), then
- * every copy of every entry, fsync. With out_path the input is copied and
+ * every copy of every entry (a clear-bit mapped-ram page: its whole slot,
+ * then its bitmap bit; the undo file keeps the slot's stale bytes and the
+ * bitmap byte), fsync. With out_path the input is copied and
  * the copy is written; no undo file is needed; a page whose last copy is
  * a ZERO record is re-encoded in the copy as a PAGE record (later bytes of
  * the copy shift by page size - 1). */

@@ -52,6 +52,15 @@ struct repair_range {
 					 * the index in ranges.re of the ZERO
 					 * record re-encoded, and off is the
 					 * offset inside its page */
+	bool zero_page;			/* a piece of the slot of a mapped-ram
+					 * page whose bitmap bit is clear: a
+					 * reader sees zeros there, so expect
+					 * is compared with zeros, not old
+					 * (the slot's stale bytes) */
+	uint8_t set_bits;		/* not 0: a mapped-ram bitmap byte;
+					 * new = old | set_bits (the bits of
+					 * every clear page the plan writes,
+					 * clear in old) */
 };
 
 /* A ZERO record (the last copy of a page in a plain stream) that -o
@@ -70,6 +79,10 @@ struct repair_ranges {
 	size_t nr, cap;
 	struct repair_reencode *re;	/* sorted by rec */
 	size_t nr_re, cap_re;
+	uint64_t *zp_at;		/* file offsets of the plan's bytes in
+					 * clear-bit mapped-ram page slots
+					 * (for repair_locate) */
+	size_t nr_zp;
 };
 
 void repair_ranges_release(struct repair_ranges *r);
@@ -83,7 +96,10 @@ void repair_ranges_release(struct repair_ranges *r);
 /* locate.c: every file range the plan writes (per write, per page piece,
  * every copy, the last copy first), the current bytes read into old (for a
  * re-encoded page: the fill byte), and refused when two ranges overlap.
- * Errors as repair_locate. */
+ * A mapped-ram page whose bitmap bit is clear is written whole: its slot
+ * (zeros with the plan's entries in it) as 16-byte zero_page ranges, then,
+ * after every range, one range per bitmap byte that sets its bit (pages
+ * sharing a byte share the range). Errors as repair_locate. */
 int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 		   unsigned flags, struct repair_ranges *out,
 		   struct its_err *err);

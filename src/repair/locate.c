@@ -14,8 +14,12 @@
  *       the one the index points at; when it is a ZERO record the entry
  *       cannot be written in place (-ENOENT), but a copy (-o) can
  *       re-encode that record as a PAGE record (REPAIR_COLLECT_REENCODE).
- *   mapped-ram stream: one slot a page, at its fixed offset; a clear bitmap
- *       bit is a zero page (-ENOENT).
+ *   mapped-ram stream: one slot a page, at its fixed offset. A clear bitmap
+ *       bit is a zero page whose slot may hold stale bytes: the whole slot
+ *       is written (zeros, with every entry the plan puts in that page),
+ *       then the bit is set (one range per bitmap byte, after every other
+ *       range, so that a reader never sees the bit set before the slot is
+ *       whole).
  *   Registers of a stream: the big-endian field in the payload of the
  *       'arm_gicv3_its' section (spec §12).
  * Page data is never read here, only the bytes about to be replaced. */
@@ -45,6 +49,7 @@ void repair_ranges_release(struct repair_ranges *r)
 {
 	free(r->v);
 	free(r->re);
+	free(r->zp_at);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -232,6 +237,22 @@ struct piece {
 	size_t write;
 	uint64_t gpa;
 	unsigned woff, len;
+};
+
+/* A piece of a write in a mapped-ram page whose bitmap bit is clear. */
+struct zpiece {
+	uint64_t slot;			/* file offset of the page's slot */
+	uint64_t bm_off;		/* its bitmap byte */
+	uint8_t bit;			/* its bit in that byte */
+	uint32_t page_size;
+	unsigned in_page;
+	size_t write;
+	unsigned woff, len;
+};
+
+struct zpieces {
+	struct zpiece *v;
+	size_t nr, cap;
 };
 
 /* A page of a stream block whose copies the scan collects. */
@@ -547,6 +568,63 @@ static size_t block_of_region(const struct migstream_info *mi,
 	return SIZE_MAX;
 }
 
+/* The piece of w at gpa (w->gpa + done, at most run bytes) in a mapped-ram
+ * page whose bitmap bit is clear: cut at the page's end, kept in zp;
+ * *used: its length. */
+static int split_zero_slot(const struct snapshot *s,
+			   const struct migstream_info *mi, size_t wi,
+			   uint64_t gpa, unsigned done, uint64_t run,
+			   struct zpieces *zp, uint64_t *used,
+			   struct its_err *err)
+{
+	const struct gmem_region *r = region_of(s->mem, gpa);
+	const struct migstream_ramblock *bl;
+	uint64_t psz, in_page, page, slot;
+	size_t b;
+
+	if (!r)
+		return -EIO;
+	b = block_of_region(mi, r);
+	if (b == SIZE_MAX || r->type != GMEM_REGION_PAGES ||
+	    !mi->blocks[b].mapped_ram)
+		return its_err_set(err, -EIO, s->path, ITS_ERR_NO_OFFSET,
+				   "GPA 0x%llx: region '%s' is no mapped-ram RAMBlock of the stream",
+				   (unsigned long long)gpa, r->name);
+	bl = &mi->blocks[b];
+	psz = (uint64_t)1 << r->page_shift;
+	if (psz != mi->page_size)
+		return its_err_set(err, -EIO, s->path, ITS_ERR_NO_OFFSET,
+				   "GPA 0x%llx: region '%s' has pages of %llu bytes, the stream's are %u",
+				   (unsigned long long)gpa, r->name,
+				   (unsigned long long)psz, mi->page_size);
+	page = (gpa - r->gpa) >> r->page_shift;
+	in_page = (gpa - r->gpa) & (psz - 1);
+	if (run > psz - in_page)
+		run = psz - in_page;
+	if (its_add_overflows(bl->pages_offset, page * psz, &slot) ||
+	    slot + psz > s->file_size ||
+	    bl->bitmap_offset + page / 8 >= s->file_size)
+		return its_err_set(err, -EIO, s->path, ITS_ERR_NO_OFFSET,
+				   "GPA 0x%llx: its mapped-ram slot or bitmap byte is past the end of the file (the file changed since it was read?)",
+				   (unsigned long long)gpa);
+	if (zp->nr == zp->cap) {
+		size_t c = zp->cap ? zp->cap * 2 : 8;
+		struct zpiece *v = realloc(zp->v, c * sizeof(*v));
+
+		if (!v)
+			return nomem(s, err);
+		zp->v = v;
+		zp->cap = c;
+	}
+	zp->v[zp->nr++] = (struct zpiece){
+		.slot = slot, .bm_off = bl->bitmap_offset + page / 8,
+		.bit = (uint8_t)(1u << (page % 8)), .page_size = (uint32_t)psz,
+		.in_page = (unsigned)in_page, .write = wi, .woff = done,
+		.len = (unsigned)run };
+	*used = run;
+	return 0;
+}
+
 /* Split w into pieces that each lie in one page / extent run of file
  * bytes; ranges of extents (and mapped-ram slots) go to out directly,
  * stream pages become queries. */
@@ -554,7 +632,8 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 		     size_t wi, bool stream, unsigned flags,
 		     struct piece **pv, size_t *np,
 		     size_t *cp, struct query **qv, size_t *nq, size_t *cq,
-		     struct repair_ranges *out, struct its_err *err)
+		     struct zpieces *zp, struct repair_ranges *out,
+		     struct its_err *err)
 {
 	const struct migstream_info *mi = migstream_info(s);
 	uint64_t end;
@@ -589,10 +668,14 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 					   "GPA 0x%llx is guest RAM the snapshot does not hold (absent): the file has no bytes of it to rewrite",
 					   (unsigned long long)gpa);
 		case GMEM_ZERO:
-			if (mi && mi->mapped_ram)
-				return zero_page_error(s,
-					"mapped-ram file records as a zero page (bitmap bit clear)",
-					gpa, err);
+			if (mi && mi->mapped_ram) {
+				rc = split_zero_slot(s, mi, wi, gpa, done,
+						     run, zp, &run, err);
+				if (rc < 0)
+					return rc;
+				done += (unsigned)run;
+				continue;
+			}
 			if (!mi)
 				return its_err_set(err, -ENOENT, s->path,
 						   ITS_ERR_NO_OFFSET,
@@ -788,6 +871,124 @@ static int sort_reencodes(struct repair_ranges *out)
 	return 0;
 }
 
+static int zpiece_cmp(const void *a, const void *b)
+{
+	const struct zpiece *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->in_page < y->in_page ? -1 : x->in_page > y->in_page;
+}
+
+/* The clear-bit mapped-ram pages of zp: each page's whole slot (zeros with
+ * the pieces written in) as 16-byte ranges, then one range per bitmap
+ * byte (its old and new bytes are set once old is read). The file offset of every piece goes to out->zp_at. */
+static int collect_zero_slots(const struct snapshot *s,
+			      const struct repair_plan *p, struct zpieces *zp,
+			      struct repair_ranges *out,
+			      struct its_err *err)
+{
+	uint8_t *nw = NULL, *ex = NULL;
+	size_t first_bm;
+	int rc = 0;
+
+	out->zp_at = malloc(zp->nr * sizeof(*out->zp_at));
+	if (!out->zp_at)
+		return nomem(s, err);
+	/* in plan order, for repair_locate */
+	for (size_t i = 0; i < zp->nr; i++)
+		out->zp_at[i] = zp->v[i].slot + zp->v[i].in_page;
+	out->nr_zp = zp->nr;
+	qsort(zp->v, zp->nr, sizeof(*zp->v), zpiece_cmp);
+	for (size_t i = 0; i < zp->nr && rc == 0;) {
+		uint64_t slot = zp->v[i].slot;
+		uint32_t psz = zp->v[i].page_size;
+		size_t j;
+
+		free(nw);
+		free(ex);
+		nw = calloc(1, psz);
+		ex = calloc(1, psz);
+		if (!nw || !ex) {
+			rc = nomem(s, err);
+			break;
+		}
+		for (j = i; j < zp->nr && zp->v[j].slot == slot; j++) {
+			const struct zpiece *z = &zp->v[j];
+			const struct repair_write *w = &p->v[z->write];
+
+			if (j > i && zp->v[j - 1].in_page + zp->v[j - 1].len >
+					     z->in_page) {
+				size_t a = zp->v[j - 1].write, b = z->write;
+
+				if (a > b) {
+					size_t t = a;
+
+					a = b;
+					b = t;
+				}
+				rc = its_err_set(err, -EINVAL, s->path,
+						 slot + z->in_page,
+						 "repairs %zu (%s) and %zu (%s) of the plan write the same bytes: refusing the plan",
+						 a, p->v[a].why[0] ? p->v[a].why : "no reason given",
+						 b, p->v[b].why[0] ? p->v[b].why : "no reason given");
+				break;
+			}
+			memcpy(nw + z->in_page, w->new + z->woff, z->len);
+			memcpy(ex + z->in_page, w->old + z->woff, z->len);
+		}
+		for (uint32_t k = 0; k < psz && rc == 0; k += 16) {
+			struct repair_range x;
+
+			memset(&x, 0, sizeof(x));
+			x.off = slot + k;
+			x.len = psz - k < 16 ? psz - k : 16;
+			x.last = true;
+			x.zero_page = true;
+			x.write = zp->v[i].write;
+			for (size_t q = i; q < j; q++)
+				if (zp->v[q].in_page < k + x.len &&
+				    zp->v[q].in_page + zp->v[q].len > k) {
+					x.write = zp->v[q].write;
+					break;
+				}
+			memcpy(x.new, nw + k, x.len);
+			memcpy(x.expect, ex + k, x.len);
+			if (ranges_push(out, &x) < 0)
+				rc = nomem(s, err);
+		}
+		i = j;
+	}
+	free(nw);
+	free(ex);
+	/* the bitmap bytes, after every slot; one range per byte */
+	first_bm = out->nr;
+	for (size_t i = 0; i < zp->nr && rc == 0; i++) {
+		const struct zpiece *z = &zp->v[i];
+		size_t k;
+
+		for (k = first_bm; k < out->nr; k++)
+			if (out->v[k].off == z->bm_off)
+				break;
+		if (k < out->nr) {
+			out->v[k].set_bits |= z->bit;
+			continue;
+		}
+		{
+			struct repair_range x;
+
+			memset(&x, 0, sizeof(x));
+			x.off = z->bm_off;
+			x.len = 1;
+			x.write = z->write;
+			x.set_bits = z->bit;
+			if (ranges_push(out, &x) < 0)
+				rc = nomem(s, err);
+		}
+	}
+	return rc;
+}
+
 int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 		   unsigned flags, struct repair_ranges *out,
 		   struct its_err *err)
@@ -795,6 +996,7 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 	const struct migstream_info *mi = migstream_info(s);
 	struct piece *pv = NULL;
 	struct query *qv = NULL;
+	struct zpieces zp = { 0 };
 	size_t np = 0, cp = 0, nq = 0, cq = 0;
 	struct its_err local_err;
 	int rc = 0;
@@ -811,7 +1013,7 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 			rc = locate_register(s, w, i, out, err);
 		else if (w->kind == REPAIR_RAM)
 			rc = split_ram(s, w, i, mi != NULL, flags, &pv, &np,
-				       &cp, &qv, &nq, &cq, out, err);
+				       &cp, &qv, &nq, &cq, &zp, out, err);
 		else
 			rc = its_err_set(err, -EINVAL, s->path,
 					 ITS_ERR_NO_OFFSET,
@@ -902,6 +1104,8 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 			}
 		}
 	}
+	if (rc == 0 && zp.nr)
+		rc = collect_zero_slots(s, p, &zp, out, err);
 	/* what the file holds now, in every range (a re-encoded page: the
 	 * fill byte, set above) */
 	for (size_t i = 0; i < out->nr && rc == 0; i++) {
@@ -910,6 +1114,13 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 		if (!x->reenc)
 			rc = its_pread_full(s->fd, x->old, x->len, x->off,
 					    s->path, err);
+		if (rc == 0 && x->set_bits) {
+			if (x->old[0] & x->set_bits)
+				rc = its_err_set(err, -EIO, s->path, x->off,
+						 "a mapped-ram bitmap bit read as clear is set now: the file changed since it was read?");
+			x->new[0] = x->old[0] | x->set_bits;
+			x->expect[0] = x->old[0];
+		}
 	}
 	if (rc == 0 && sort_reencodes(out) < 0)
 		rc = nomem(s, err);
@@ -919,6 +1130,7 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 		free(qv[i].c);
 	free(qv);
 	free(pv);
+	free(zp.v);
 	if (rc < 0)
 		repair_ranges_release(out);
 	return rc;
@@ -948,10 +1160,20 @@ int repair_locate(const struct snapshot *s, const struct repair_write *w,
 			repair_ranges_release(&r);
 			return 0;
 		}
-	for (size_t i = 0; i < r.nr; i++)
-		if (i < max)
-			offs[i] = r.v[i].off;
-	*n = r.nr;
+	/* a clear-bit mapped-ram page: where w's bytes go in its slot, then
+	 * the other ranges, the bitmap byte last */
+	for (size_t i = 0; i < r.nr_zp; i++) {
+		if (*n < max)
+			offs[*n] = r.zp_at[i];
+		++*n;
+	}
+	for (size_t i = 0; i < r.nr; i++) {
+		if (r.v[i].zero_page)
+			continue;
+		if (*n < max)
+			offs[*n] = r.v[i].off;
+		++*n;
+	}
 	repair_ranges_release(&r);
 	return 0;
 }

@@ -450,6 +450,40 @@ START_TEST(asks_on_a_terminal)
 }
 END_TEST
 
+/* A mapped-ram stream whose collection-table page is a clear bitmap bit:
+ * the repair fills the slot and sets the bit, in place, and undoes both. */
+START_TEST(mapped_ram_zero_page)
+{
+	char *snap = gen("fix/fix-icid-zero-page-mapped-ram", "mig", false);
+	char *orig, *now, *undo, left[512];
+	size_t n1, n2;
+
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
+	orig = t_read_file(snap, &n1);
+	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 4);
+	ck_assert_str_eq(left, "ITE_ICID_UNKNOWN");
+	ck_assert_int_eq(fsck(snap, NULL, "-y", NULL, NULL, NULL, 0), 1);
+	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 0);
+	ck_assert_str_eq(left, "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED");
+	{
+		char *prog = t_build("its-fsck");
+		const char *argv[] = { prog, "--undo", undo, snap, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_int_eq(r.status, 0);
+		t_run_free(&r);
+		free(prog);
+	}
+	now = t_read_file(snap, &n2);
+	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
+	free(orig);
+	free(now);
+	free(undo);
+	free(snap);
+}
+END_TEST
+
 /* Every problem the table says a repair exists for is repaired by one of
  * the tests above: the fixture cases, the stream registers, the zero-page
  * copy and the PROPBASER streams. */
@@ -520,6 +554,7 @@ Suite *suite_fix(void)
 			    (int)(sizeof(stream_propbaser) / sizeof(stream_propbaser[0])));
 	tcase_add_test(tc, asks_on_a_terminal);
 	tcase_add_test(tc, every_repair_is_tested);
+	tcase_add_test(tc, mapped_ram_zero_page);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -356,6 +356,39 @@ static uint64_t le64_at(const char *path, uint64_t off)
 
 /* ------------------------------------------------------------ locate */
 
+/* A mapped-ram page's slot and bitmap bit, from the reader's info. */
+struct zslot {
+	uint64_t slot;		/* file offset of the page's slot */
+	uint64_t bm_off;	/* its bitmap byte */
+	uint8_t bit;
+	uint32_t psz;
+};
+
+static struct zslot zslot_of(const struct snapshot *s, uint64_t gpa)
+{
+	const struct migstream_info *mi = migstream_info(s);
+	struct zslot z = { 0 };
+
+	ck_assert_ptr_nonnull(mi);
+	ck_assert(mi->mapped_ram);
+	for (size_t i = 0; i < mi->nr_blocks; i++) {
+		const struct migstream_ramblock *b = &mi->blocks[i];
+		uint64_t page;
+
+		if (!b->mapped || gpa < b->gpa || gpa - b->gpa >= b->used_length)
+			continue;
+		page = (gpa - b->gpa) / mi->page_size;
+		z.psz = mi->page_size;
+		z.slot = b->pages_offset + page * mi->page_size;
+		z.bm_off = b->bitmap_offset + page / 8;
+		z.bit = (uint8_t)(1u << (page % 8));
+		return z;
+	}
+	ck_abort_msg("GPA 0x%llx in no mapped block", (unsigned long long)gpa);
+	return z;
+}
+
+
 START_TEST(locate_elf)
 {
 	json_object *man;
@@ -504,13 +537,226 @@ START_TEST(locate_mapped_ram)
 	ck_assert_int_eq(repair_locate(s, &c, offs, 4, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(offs[0], hexnum(collection(man, 1), "file_offset"));
-	/* the pending table: bitmap bits clear (stale bytes in the slots) */
-	w = ram_write(0x40a50000, 0, 1);
-	ck_assert_int_eq(repair_locate(s, &w, offs, 4, &n, &err), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(err.msg, "mapped-ram"));
-	ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
+	/* the pending table: bitmap bits clear (stale bytes in the slots):
+	 * the entry's place in the slot, then the bitmap byte */
+	w = ram_write(0x40a51008, 0, 1);
+	ck_assert_int_eq(repair_locate(s, &w, offs, 4, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	{
+		struct zslot z = zslot_of(s, 0x40a51008);
+
+		ck_assert_uint_eq(offs[0], z.slot + 8);
+		ck_assert_uint_eq(offs[1], z.bm_off);
+	}
 	snapshot_close(s);
 	json_object_put(man);
+	free(path);
+}
+END_TEST
+
+/* ------------------------------------------------------------ mapped-ram
+ * zero pages: a clear bitmap bit over a slot holding stale bytes */
+
+static uint8_t byte_at(const char *path, uint64_t off)
+{
+	uint8_t b;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+	return b;
+}
+
+/* The pending table of stream-mapped-ram (bits clear, 0xa5 in the slots):
+ * two entries in page 0x40a50000, one in 0x40a51000 (the same bitmap
+ * byte). */
+#define ZS_PAGE0	0x40a50000ULL
+#define ZS_PAGE1	0x40a51000ULL
+
+static void zero_slot_plan(struct repair_plan *p)
+{
+	struct repair_write w;
+
+	repair_plan_init(p);
+	w = ram_write(ZS_PAGE0 + 0x08, 0, 0x8000000000000001ULL);
+	ck_assert_int_eq(repair_plan_add(p, &w), 0);
+	w = ram_write(ZS_PAGE0 + 0xff8, 0, 0x1122334455667788ULL);
+	ck_assert_int_eq(repair_plan_add(p, &w), 0);
+	w = ram_write(ZS_PAGE1 + 0x100, 0, 0x0102030405060708ULL);
+	ck_assert_int_eq(repair_plan_add(p, &w), 0);
+}
+
+/* file (repaired from orig) holds the two slots as zeros + the entries and
+ * the bits set, and differs from orig nowhere else; a fresh open reads the
+ * pages as data with the entries. */
+static void check_zero_slots(const char *orig, const char *file,
+			     const struct repair_plan *p)
+{
+	struct snapshot *s0 = open_snap(orig), *s;
+	struct zslot z0 = zslot_of(s0, ZS_PAGE0), z1 = zslot_of(s0, ZS_PAGE1);
+	struct range r[3] = { { z0.slot, z0.psz }, { z1.slot, z1.psz },
+			      { z0.bm_off, 1 } };
+	uint8_t *want = calloc(1, z0.psz), *got = malloc(z0.psz);
+	uint8_t bm0 = byte_at(orig, z0.bm_off);
+	struct its_err err;
+	int fd;
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(got);
+	/* the input: bits clear, stale bytes */
+	ck_assert_uint_eq(z0.bm_off, z1.bm_off);
+	ck_assert_uint_eq(bm0 & (z0.bit | z1.bit), 0);
+	ck_assert_uint_eq(byte_at(orig, z0.slot), 0xa5);
+	ck_assert_uint_eq(byte_at(orig, z1.slot + z1.psz - 1), 0xa5);
+	/* only the slots and the bitmap byte changed */
+	ck_assert_uint_gt(diff_files(orig, file, r, 3), 0);
+	ck_assert_uint_eq(byte_at(file, z0.bm_off), bm0 | z0.bit | z1.bit);
+	fd = open(file, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	for (int k = 0; k < 2; k++) {
+		const struct zslot *z = k ? &z1 : &z0;
+		uint64_t page = k ? ZS_PAGE1 : ZS_PAGE0;
+
+		memset(want, 0, z->psz);
+		for (size_t i = 0; i < p->nr; i++)
+			if (p->v[i].gpa - page < z->psz)
+				memcpy(want + (p->v[i].gpa - page), p->v[i].new,
+				       p->v[i].len);
+		ck_assert_int_eq(pread(fd, got, z->psz, (off_t)z->slot),
+				 (ssize_t)z->psz);
+		ck_assert_msg(!memcmp(got, want, z->psz),
+			      "slot of GPA 0x%llx: not zeros + the entries",
+			      (unsigned long long)page);
+	}
+	close(fd);
+	/* a fresh open: the pages are data, with the entries */
+	s = open_snap(file);
+	for (int k = 0; k < 2; k++) {
+		uint64_t page = k ? ZS_PAGE1 : ZS_PAGE0;
+		uint64_t foff;
+
+		ck_assert_int_eq(gmem_locate(s->mem, page, &foff, &err), 0);
+		ck_assert_uint_eq(foff, k ? z1.slot : z0.slot);
+		memset(want, 0, z0.psz);
+		for (size_t i = 0; i < p->nr; i++)
+			if (p->v[i].gpa - page < z0.psz)
+				memcpy(want + (p->v[i].gpa - page), p->v[i].new,
+				       p->v[i].len);
+		ck_assert_int_eq(gmem_read(s->mem, page, got, z0.psz, 0, &err), 0);
+		ck_assert_int_eq(memcmp(got, want, z0.psz), 0);
+	}
+	/* the next page of the table is still a zero page */
+	ck_assert_int_eq(gmem_span(s->mem, ZS_PAGE1 + z0.psz, 8, &(uint64_t){0}),
+			 GMEM_ZERO);
+	ck_assert_uint_eq(migstream_info(s)->blocks[2].pages_data,
+			  migstream_info(s0)->blocks[2].pages_data + 2);
+	snapshot_close(s);
+	snapshot_close(s0);
+	free(want);
+	free(got);
+}
+
+START_TEST(zero_slot_in_place)
+{
+	char *path = gen("stream-mapped-ram", "mig", NULL);
+	char *orig = copy_file(path, "orig"), *undo = undo_path_of(path);
+	struct snapshot *s = open_snap(path);
+	struct zslot z = zslot_of(s, ZS_PAGE0);
+	struct stat st0 = stat_of(path), st;
+	uint32_t crc0 = file_crc(path);
+	struct repair_ranges rr;
+	struct repair_plan p;
+	struct its_err err;
+	size_t bm = 0;
+	int rc;
+
+	zero_slot_plan(&p);
+	/* the ranges: two whole slots, then one bitmap byte for both */
+	ck_assert_int_eq(repair_collect(s, &p, 0, &rr, &err), 0);
+	ck_assert_uint_eq(rr.nr, 2 * (z.psz / 16) + 1);
+	for (size_t i = 0; i < rr.nr; i++)
+		if (rr.v[i].set_bits) {
+			bm++;
+			ck_assert_uint_eq(i, rr.nr - 1);
+			ck_assert_uint_eq(rr.v[i].off, z.bm_off);
+			ck_assert_uint_eq(rr.v[i].new[0],
+					  rr.v[i].old[0] | z.bit | (z.bit << 1));
+		} else {
+			ck_assert(rr.v[i].zero_page);
+		}
+	ck_assert_uint_eq(bm, 1);
+	repair_ranges_release(&rr);
+	/* in place */
+	rc = repair_apply(s, &p, NULL, &err);
+	ck_assert_msg(rc == 0, "apply: %s", err.msg);
+	ck_assert(exists(undo));
+	check_zero_slots(orig, path, &p);
+	/* undo: the stale bytes and the clear bits back, byte for byte */
+	rc = repair_undo(undo, path, &err);
+	ck_assert_msg(rc == 0, "undo: %s", err.msg);
+	ck_assert_uint_eq(file_crc(path), crc0);
+	ck_assert_uint_eq(diff_files(orig, path, NULL, 0), 0);
+	st = stat_of(path);
+	ck_assert(same_mtime(&st0, &st));
+	ck_assert_int_eq(repair_undo(undo, path, &err), REPAIR_UNDO_NOTHING);
+	/* a plan that expects other bytes than the zeros a reader sees */
+	{
+		struct repair_plan q;
+		struct repair_write w = ram_write(ZS_PAGE0 + 0x10, 0xa5a5, 1);
+
+		repair_plan_init(&q);
+		repair_plan_add(&q, &w);
+		ck_assert_int_eq(repair_apply(s, &q, NULL, &err), -ESTALE);
+		ck_assert_uint_eq(file_crc(path), crc0);
+		/* two writes to the same bytes of a zero page */
+		w = ram_write(ZS_PAGE0 + 0x10, 0, 1);
+		repair_plan_release(&q);
+		repair_plan_init(&q);
+		repair_plan_add(&q, &w);
+		w.gpa += 4;
+		repair_plan_add(&q, &w);
+		ck_assert_int_eq(repair_apply(s, &q, NULL, &err), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err.msg, "the same bytes"));
+		ck_assert_uint_eq(file_crc(path), crc0);
+		repair_plan_release(&q);
+	}
+	repair_plan_release(&p);
+	snapshot_close(s);
+	free(undo);
+	free(orig);
+	free(path);
+}
+END_TEST
+
+START_TEST(zero_slot_copy)
+{
+	char *path = gen("stream-mapped-ram", "mig", NULL);
+	char *orig = copy_file(path, "orig"), *undo = undo_path_of(path), *out;
+	struct snapshot *s = open_snap(path);
+	struct stat st0 = stat_of(path), st;
+	uint32_t crc0 = file_crc(path);
+	struct repair_apply_opts o = { 0 };
+	struct repair_plan p;
+	struct its_err err;
+
+	zero_slot_plan(&p);
+	ck_assert_int_ge(asprintf(&out, "%s/repaired.mig", t_tmpdir()), 0);
+	o.out_path = out;
+	ck_assert_msg(repair_apply(s, &p, &o, &err) == 0, "%s", err.msg);
+	/* the input untouched, no undo file */
+	ck_assert_uint_eq(file_crc(path), crc0);
+	st = stat_of(path);
+	ck_assert(same_mtime(&st0, &st));
+	ck_assert(!exists(undo));
+	check_zero_slots(orig, out, &p);
+	/* holes stay holes */
+	ck_assert_int_le(stat_of(out).st_blocks, st0.st_blocks + 64);
+	repair_plan_release(&p);
+	snapshot_close(s);
+	free(out);
+	free(undo);
+	free(orig);
 	free(path);
 }
 END_TEST
@@ -1259,33 +1505,94 @@ static int apply_in_child(struct snapshot *s, const struct repair_plan *p,
 	return WEXITSTATUS(status);
 }
 
-/* kill -9 at every point of the apply step: after 0, 1, ..., all writes. */
-static void crash_loop(const char *fixture, const char *ext, bool with_reg)
+/* Files a and b hold the same bytes (holes read as zeros): every data
+ * segment of each compared with the other's bytes there. Fast on large
+ * sparse files. */
+static bool same_bytes(const char *a, const char *b)
+{
+	static uint8_t x[1 << 16], y[1 << 16];
+	int fd[2] = { open(a, O_RDONLY), open(b, O_RDONLY) };
+	struct stat sa, sb;
+	bool same = true;
+
+	ck_assert_int_ge(fd[0], 0);
+	ck_assert_int_ge(fd[1], 0);
+	ck_assert_int_eq(fstat(fd[0], &sa), 0);
+	ck_assert_int_eq(fstat(fd[1], &sb), 0);
+	if (sa.st_size != sb.st_size)
+		same = false;
+	for (int k = 0; k < 2 && same; k++) {
+		off_t off = 0, size = sa.st_size;
+
+		while (off < size && same) {
+			off_t data = lseek(fd[k], off, SEEK_DATA), hole;
+
+			if (data < 0)
+				break;
+			hole = lseek(fd[k], data, SEEK_HOLE);
+			if (hole < 0 || hole > size)
+				hole = size;
+			for (off = data; off < hole && same;) {
+				size_t n = hole - off < (off_t)sizeof(x) ?
+					   (size_t)(hole - off) : sizeof(x);
+
+				ck_assert_int_eq(pread(fd[0], x, n, off), (ssize_t)n);
+				ck_assert_int_eq(pread(fd[1], y, n, off), (ssize_t)n);
+				same = !memcmp(x, y, n);
+				off += (off_t)n;
+			}
+		}
+	}
+	close(fd[0]);
+	close(fd[1]);
+	return same;
+}
+
+/* kill -9 at every point of the apply step: after 0, 1, ..., all writes.
+ * zero_slot: the plan writes two clear-bit mapped-ram pages (their whole
+ * slots, 16 bytes a write, then their shared bitmap byte), and the files
+ * are compared byte for byte with a copy of the input (sparse-aware, the
+ * stream being large). */
+static void crash_loop(const char *fixture, const char *ext, bool with_reg,
+		       bool zero_slot)
 {
 	json_object *man;
 	char *path = gen(fixture, ext, &man), *undo = undo_path_of(path);
+	char *orig = zero_slot ? copy_file(path, "orig") : NULL;
 	struct snapshot *s = open_snap(path);
 	struct stat st0 = stat_of(path), st;
-	uint32_t crc0 = file_crc(path);
+	uint32_t crc0 = zero_slot ? 0 : file_crc(path);
 	struct repair_plan p;
 	struct repair_write w;
-	struct range r[32];
+	struct repair_ranges rr;
 	size_t total;
 	unsigned points = 0, restored = 0;
 	struct its_err err;
 
 	repair_plan_init(&p);
-	w = dte_write(man, 8);
-	repair_plan_add(&p, &w);
-	w = dte_write(man, 16);
-	repair_plan_add(&p, &w);
-	w = cte_write(man, 3);
-	repair_plan_add(&p, &w);
+	if (zero_slot) {
+		zero_slot_plan(&p);
+	} else {
+		w = dte_write(man, 8);
+		repair_plan_add(&p, &w);
+		w = dte_write(man, 16);
+		repair_plan_add(&p, &w);
+		w = cte_write(man, 3);
+		repair_plan_add(&p, &w);
+	}
 	if (with_reg) {
 		w = reg_write(RREG_CWRITER, s->regs.its[0].cwriter, 0);
 		repair_plan_add(&p, &w);
 	}
-	total = plan_ranges(s, &p, r, 32);
+	/* one write a range */
+	ck_assert_msg(repair_collect(s, &p, 0, &rr, &err) == 0, "%s", err.msg);
+	total = rr.nr;
+	repair_ranges_release(&rr);
+	if (!zero_slot) {
+		struct range r[32];
+
+		ck_assert_uint_eq(plan_ranges(s, &p, r, 32), total);
+	}
 	for (unsigned n = 0; n <= total; n++) {
 		unsigned ab = n == 0 ? REPAIR_ABORT_NO_WRITE : n;
 		int rc;
@@ -1294,11 +1601,13 @@ static void crash_loop(const char *fixture, const char *ext, bool with_reg)
 		points++;
 		ck_assert(exists(undo));
 		if (n > 0)
-			ck_assert_uint_ne(file_crc(path), crc0);
+			ck_assert(zero_slot ? !same_bytes(orig, path) :
+					      file_crc(path) != crc0);
 		rc = repair_undo(undo, path, &err);
 		ck_assert_msg(rc == (n == 0 ? REPAIR_UNDO_NOTHING : 0),
 			      "abort after %u writes: undo %d: %s", n, rc, err.msg);
-		ck_assert_msg(file_crc(path) == crc0,
+		ck_assert_msg(zero_slot ? same_bytes(orig, path) :
+					  file_crc(path) == crc0,
 			      "abort after %u of %zu writes: not restored", n, total);
 		st = stat_of(path);
 		ck_assert(same_mtime(&st, &st0));
@@ -1306,28 +1615,43 @@ static void crash_loop(const char *fixture, const char *ext, bool with_reg)
 	}
 	/* and the run that finishes */
 	ck_assert_int_eq(apply_in_child(s, &p, 0), 0);
-	ck_assert_uint_ne(file_crc(path), crc0);
-	ck_assert_int_eq(repair_undo(undo, path, &err), 0);
-	ck_assert_uint_eq(file_crc(path), crc0);
+	if (zero_slot) {
+		check_zero_slots(orig, path, &p);
+		ck_assert_int_eq(repair_undo(undo, path, &err), 0);
+		ck_assert(same_bytes(orig, path));
+		st = stat_of(path);
+		ck_assert(same_mtime(&st, &st0));
+	} else {
+		ck_assert_uint_ne(file_crc(path), crc0);
+		ck_assert_int_eq(repair_undo(undo, path, &err), 0);
+		ck_assert_uint_eq(file_crc(path), crc0);
+	}
 	fprintf(stderr, "crash loop %s.%s: %zu writes, %u abort points, %u restored byte for byte\n",
 		fixture, ext, total, points, restored);
 	ck_assert_uint_eq(restored, total + 1);
 	repair_plan_release(&p);
 	snapshot_close(s);
 	json_object_put(man);
+	free(orig);
 	free(undo);
 	free(path);
 }
 
 START_TEST(crash_loop_live)
 {
-	crash_loop("stream-live", "mig", true);
+	crash_loop("stream-live", "mig", true, false);
+}
+END_TEST
+
+START_TEST(crash_loop_zero_slot)
+{
+	crash_loop("stream-mapped-ram", "mig", false, true);
 }
 END_TEST
 
 START_TEST(crash_loop_elf)
 {
-	crash_loop("twolevel-24dev", "elf", false);
+	crash_loop("twolevel-24dev", "elf", false, false);
 }
 END_TEST
 
@@ -1631,6 +1955,8 @@ Suite *suite_repair_io(void)
 	tcase_add_test(tc, copy_live);
 	tcase_add_test(tc, copy_mapped_ram_sparse);
 	tcase_add_test(tc, copy_elf_sparse);
+	tcase_add_test(tc, zero_slot_in_place);
+	tcase_add_test(tc, zero_slot_copy);
 	tcase_add_test(tc, undo_refuses_changed);
 	tcase_add_test(tc, apply_refuses_stale_plan);
 	tcase_add_test(tc, apply_refuses_changed_since_open);
@@ -1639,6 +1965,7 @@ Suite *suite_repair_io(void)
 	tcase_add_test(tc, apply_full_disk);
 	tcase_add_test(tc, crash_loop_live);
 	tcase_add_test(tc, crash_loop_elf);
+	tcase_add_test(tc, crash_loop_zero_slot);
 	tcase_add_test(tc, crash_during_undo);
 	tcase_add_test(tc, incomplete_undo_file);
 	tcase_add_test(tc, undo_file_kept);
