@@ -182,6 +182,14 @@ void ms_warn(struct ms_parser *p, const char *fmt, ...)
 		mi->warnings[mi->nr_warnings++] = copy;
 }
 
+bool ms_printable(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
 int ms_counted(struct ms_parser *p, uint64_t off, const uint8_t **str,
 	       size_t *len, const char *what)
 {
@@ -202,6 +210,21 @@ int ms_counted(struct ms_parser *p, uint64_t off, const uint8_t **str,
 		return rc < 0 ? rc : -EINVAL;
 	}
 	*str = b;
+	return 0;
+}
+
+/* A counted name that ends up in messages and reports (RAMBlock names,
+ * capabilities): QEMU only writes printable ASCII there, and a name from the
+ * file must not be able to break a message's one line. */
+int ms_name(struct ms_parser *p, uint64_t off, const uint8_t **str,
+	    size_t *len, const char *what)
+{
+	int rc = ms_counted(p, off, str, len, what);
+
+	if (rc < 0)
+		return rc;
+	if (*len == 0 || !ms_printable(*str, *len))
+		return ms_bad(p, off, "%s is empty or not printable", what);
 	return 0;
 }
 
@@ -560,6 +583,10 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 	uint32_t ver;
 	int rc;
 
+	/* the name goes into messages: one line, no NUL inside */
+	if (!ms_printable(name, nlen))
+		return ms_bad(p, q + 1,
+			      "a configuration subsection name is not printable");
 	memcpy(nm, name, nlen);
 	nm[nlen] = '\0';
 	if (!b)
@@ -604,7 +631,7 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 			const uint8_t *s;
 			size_t len;
 
-			rc = ms_counted(p, at, &s, &len, "a capability name");
+			rc = ms_name(p, at, &s, &len, "a capability name");
 			if (rc < 0)
 				return rc;
 			rc = ms_cap_add(p, s, len);
@@ -712,14 +739,6 @@ static int ms_page_size(struct ms_parser *p)
 
 /* ------------------------------------------------------------ sections */
 
-static bool printable(const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return false;
-	return true;
-}
-
 /* Could a top-level record start at r (spec 14.4)? */
 bool ms_plausible_record(struct ms_parser *p, uint64_t r)
 {
@@ -743,7 +762,7 @@ bool ms_plausible_record(struct ms_parser *p, uint64_t r)
 		if (!b || b[5] == 0)
 			return false;
 		b = ms_get(&p->rd, r, 6 + (size_t)b[5] + 8);
-		return b && printable(b + 6, b[5]);
+		return b && ms_printable(b + 6, b[5]);
 	case QEMU_VM_SECTION_PART:
 	case QEMU_VM_SECTION_END:
 		b = ms_get(&p->rd, r, 5);
@@ -893,7 +912,7 @@ static int ms_section_header(struct ms_parser *p, uint64_t off, uint32_t *sid,
 	s = ms_get(&p->rd, off + 6, len + 8);
 	if (!s)
 		return ms_trunc(p, off + 6, len + 8, "a section header");
-	if (len == 0 || !printable(s, len))
+	if (len == 0 || !ms_printable(s, len))
 		return ms_bad(p, off + 5,
 			      "section id %u: idstr is empty or not printable",
 			      *sid);

@@ -155,8 +155,12 @@ static int fixed_subsections(struct ms_parser *p, uint64_t *q,
 	while (peek_subsection(p, *q, parent, name)) {
 		const struct subsection_size *t = NULL;
 		size_t nl = strlen(name);
-		const uint8_t *b;
+		const uint8_t *b = ms_get(&p->rd, *q + 1, 1);
 
+		/* the name goes into messages: one line, no NUL inside */
+		if (!b || b[0] != nl || !ms_printable((const uint8_t *)name, nl))
+			return ms_bad(p, *q + 1,
+				      "section 'arm_gicv3': a subsection name is not printable");
 		for (size_t i = 0; i < n; i++)
 			if (!strcmp(table[i].name, name))
 				t = &table[i];

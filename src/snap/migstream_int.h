@@ -172,6 +172,11 @@ void ms_warn(struct ms_parser *p, const char *fmt, ...)
 /* Counted string at off: *len and a pointer to its bytes. */
 int ms_counted(struct ms_parser *p, uint64_t off, const uint8_t **str,
 	       size_t *len, const char *what);
+/* ms_counted, and refused unless 1.. bytes of printable ASCII (names that
+ * end up in messages: RAMBlock names, capabilities). */
+int ms_name(struct ms_parser *p, uint64_t off, const uint8_t **str,
+	    size_t *len, const char *what);
+bool ms_printable(const uint8_t *s, size_t n);
 bool ms_footer_at(struct ms_parser *p, uint64_t off, uint32_t sid);
 /* Could a top-level record start at off (spec 14.4)? */
 bool ms_plausible_record(struct ms_parser *p, uint64_t off);

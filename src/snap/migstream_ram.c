@@ -46,9 +46,9 @@ static struct ms_block *ms_block_lookup(struct ms_parser *p, const uint8_t *s,
 	return NULL;
 }
 
-/* name: the NUL-terminated copy of a counted string of len bytes */
+/* s: the NUL-terminated copy of a name ms_name accepted */
 static int ms_block_add(struct ms_parser *p, uint64_t decl, const char *s,
-			size_t len, uint64_t used_length)
+			uint64_t used_length)
 {
 	struct migstream_info *mi = p->mi;
 	struct migstream_ramblock *b;
@@ -57,9 +57,6 @@ static int ms_block_add(struct ms_parser *p, uint64_t decl, const char *s,
 	if (mi->nr_blocks >= MS_MAX_BLOCKS)
 		return ms_bad(p, decl, "more than %u RAM blocks in the block list",
 			      MS_MAX_BLOCKS);
-	if (len == 0 || strlen(s) != len)
-		return ms_bad(p, decl,
-			      "RAMBlock name is empty or contains a NUL byte");
 	for (size_t i = 0; i < mi->nr_blocks; i++)
 		if (!strcmp(mi->blocks[i].name, s))
 			return ms_bad(p, decl,
@@ -356,7 +353,7 @@ static int ms_mem_size(struct ms_parser *p, uint64_t rec, uint64_t total,
 		size_t len;
 		char name[256];
 
-		rc = ms_counted(p, q, &s, &len, "a RAMBlock name in the block list");
+		rc = ms_name(p, q, &s, &len, "a RAMBlock name in the block list");
 		if (rc < 0)
 			return rc;
 		memcpy(name, s, len);
@@ -366,7 +363,7 @@ static int ms_mem_size(struct ms_parser *p, uint64_t rec, uint64_t total,
 			return ms_trunc(p, q + 1 + len, 8,
 					"a RAMBlock length in the block list");
 		used = its_be64(b);
-		rc = ms_block_add(p, decl, name, len, used);
+		rc = ms_block_add(p, decl, name, used);
 		if (rc < 0)
 			return rc;
 		q += 1 + len + 8;
@@ -496,8 +493,8 @@ int ms_ram_records(struct ms_parser *p, uint64_t *pos)
 			const uint8_t *s;
 			size_t len;
 
-			rc = ms_counted(p, q, &s, &len,
-					"the RAMBlock name of a page record");
+			rc = ms_name(p, q, &s, &len,
+				     "the RAMBlock name of a page record");
 			if (rc < 0)
 				return rc;
 			cur = p->have_block_list ? ms_block_lookup(p, s, len) :

@@ -21,6 +21,7 @@
 #include "its/gmem.h"
 #include "its/migstream.h"
 #include "its/snapshot.h"
+#include "testutil.h"
 
 Suite *suite_migstream(void);
 
@@ -1932,6 +1933,64 @@ START_TEST(test_info_other_snapshot)
 }
 END_TEST
 
+/* Inputs the fuzzer (tests/fuzz/fuzz_migstream.c) found, fed as they are to
+ * snapshot_open: exact code, offset and one-line message. */
+static void check_regress(const char *name, int code, uint64_t off,
+			  const char *msg)
+{
+	char *rel, *path, *want, line[1024];
+	struct snapshot *s = NULL;
+	struct its_err err;
+	int rc;
+
+	ck_assert_int_gt(asprintf(&rel, "tests/fuzz/regress/%s", name), 0);
+	path = t_src(rel);
+	its_err_clear(&err);
+	rc = snapshot_open(path, NULL, &s, &err);
+	its_err_format(&err, line, sizeof(line));
+	ck_assert_msg(rc == code, "%s: rc %d, expected %d (%s)", name, rc,
+		      code, line);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(err.code, code);
+	ck_assert_uint_eq(err.offset, off);
+	ck_assert_int_gt(asprintf(&want, "%s: offset 0x%llx: %s", path,
+				  (unsigned long long)off, msg), 0);
+	ck_assert_str_eq(line, want);
+	free(want);
+	free(path);
+	free(rel);
+}
+
+/* A RAMBlock name holding a newline (and other control bytes) went as is
+ * into the "RAM block list inconsistent" message, which then took two
+ * lines; names are now refused unless printable, like section idstrs. */
+START_TEST(test_regress_ramblock_name_newline)
+{
+	check_regress("migstream-ramblock-name-newline", -EINVAL, 0x57,
+		      "a RAMBlock name in the block list is empty or not printable");
+}
+END_TEST
+
+/* The same with a configuration subsection name ("configuration\ntarget-
+ * page-bits"): it went as is into "configuration subsection '%s' ..."
+ * messages; names are now refused unless printable. */
+START_TEST(test_regress_config_subsection_newline)
+{
+	check_regress("migstream-config-subsection-newline", -EINVAL, 0x17,
+		      "a configuration subsection name is not printable");
+}
+END_TEST
+
+/* And an arm_gicv3 subsection name in a stream without vmdesc
+ * ("arm_gicv3/gic\n..."): "unknown subsection '%s'" took two lines. Found
+ * by review after the two above; the pre-fix harness aborts on it. */
+START_TEST(test_regress_gicv3_subsection_newline)
+{
+	check_regress("migstream-gicv3-subsection-newline", -EINVAL, 0x633e,
+		      "section 'arm_gicv3': a subsection name is not printable");
+}
+END_TEST
+
 Suite *suite_migstream(void)
 {
 	Suite *s = suite_create("migstream");
@@ -1963,6 +2022,9 @@ Suite *suite_migstream(void)
 	tcase_add_test(bad, test_ram_records_refused);
 	tcase_add_test(bad, test_ram_malformed);
 	tcase_add_test(bad, test_commands_and_iterables);
+	tcase_add_test(bad, test_regress_ramblock_name_newline);
+	tcase_add_test(bad, test_regress_config_subsection_newline);
+	tcase_add_test(bad, test_regress_gicv3_subsection_newline);
 	suite_add_tcase(s, bad);
 	tcase_add_loop_test(syn, test_resent_pages, 0, 2);
 	tcase_add_test(syn, test_unknown_machine_and_ram_base);
