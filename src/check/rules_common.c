@@ -197,8 +197,10 @@ static int cte_by_slot(const void *key, const void *elem)
 /* Target of ICID icid in QEMU's indexed collection table; -1 if none. */
 static int64_t indexed_target(const struct its_image_its *it, uint32_t icid)
 {
-	const struct its_cte_rec *c = bsearch(&icid, it->ctes, it->nr_ctes,
-					      sizeof(*it->ctes), cte_by_slot);
+	/* no collection table walked: ctes is NULL, which bsearch refuses */
+	const struct its_cte_rec *c = !it->nr_ctes ? NULL :
+		bsearch(&icid, it->ctes, it->nr_ctes, sizeof(*it->ctes),
+			cte_by_slot);
 
 	if (!c || !c->e.valid || c->e.target == COLLECTION_NOT_MAPPED)
 		return -1;

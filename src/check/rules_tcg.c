@@ -163,8 +163,9 @@ static void check_ite(unsigned its, const struct its_image_its *it,
 		if (ids > TCG_ITS_MAX_IDS)
 			ids = TCG_ITS_MAX_IDS;
 		wc.icid = e->e.icid;
-		c = bsearch(&e->e.icid, it->ctes, it->nr_ctes,
-			    sizeof(*it->ctes), slot_cmp);
+		c = !it->nr_ctes ? NULL :
+			bsearch(&e->e.icid, it->ctes, it->nr_ctes,
+				sizeof(*it->ctes), slot_cmp);
 		if (e->e.icid >= ids)
 			RULE_ADD(rc, fs, PR_TCG_ITE_ICID_RANGE, &wc,
 				 "DeviceID 0x%x EventID %u: ICID %u, the collection table holds %llu",

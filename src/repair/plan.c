@@ -709,6 +709,18 @@ static int judge(const struct check_ctx *cx, const struct check_result *cr,
 		free(m0);
 		free(m1);
 	}
+	/* a repair can unmask a failure KVM checks after the one it fixed
+	 * (a CTE's target is checked before its ICID's range): the re-check
+	 * must not report an error class the original check did not */
+	for (int id = 0; rc == 0 && !verdict && id < PR_COUNT; id++)
+		if (problem_table[id].severity == SEV_ERROR &&
+		    sim.cr.findings.per_problem[id] &&
+		    !cr->findings.per_problem[id]) {
+			snprintf(why, whylen, "the check would newly report %s (%zu time%s)",
+				 problem_table[id].name, sim.cr.findings.per_problem[id],
+				 sim.cr.findings.per_problem[id] == 1 ? "" : "s");
+			verdict = 1;
+		}
 	simulated_release(&sim, (struct gmem *)cx->mem);
 	return rc < 0 ? rc : verdict;
 }

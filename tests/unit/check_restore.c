@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "its/check.h"
+#include "its/repair.h"
 #include "ramimg.h"
 #include "suites.h"
 
@@ -304,6 +305,35 @@ START_TEST(cte_after_terminator)
 }
 END_TEST
 
+/* Fuzz regression (tests/fuzz/regress/plan-cte-target-masks-icid-range):
+ * KVM checks a CTE's target before its ICID's range, so a CTE failing on
+ * its target hides CTE_ICID_RANGE. Making it unmapped only swapped one
+ * EINVAL for another: the planner must refuse it, not report a new error. */
+START_TEST(cte_target_masks_icid_range)
+{
+	struct check_result cr = { 0 };
+	struct repair_plan plan;
+	struct its_err err;
+
+	two_devices();
+	ri_put(&R, RI_CT + 16, ri_cte(9000, 7));
+	run(NULL);
+	ck_assert_uint_eq(rr.nr_fails, 1);
+	ck_assert_int_eq(rr.fails[0].err, -EINVAL);
+	ck_assert_int_eq(rr.fails[0].problem, PR_CTE_TARGET_NO_VCPU);
+	ck_assert_uint_eq(findings_count(&fs, PR_CTE_ICID_RANGE), 0);
+	ck_assert_int_eq(check_run(&cx, &cr, &err), 0);
+	ck_assert_int_eq(repair_plan_build(&cx, &cr, REPAIR_MODE_ALL, &plan, &err), 0);
+	for (size_t i = 0; i < plan.nr; i++)
+		ck_assert_int_ne(plan.v[i].problem, PR_CTE_TARGET_NO_VCPU);
+	ck_assert_uint_ge(plan.nr_refused, 1);
+	ck_assert_str_eq(plan.refused[plan.nr_refused - 1],
+			 "CTE_TARGET_NO_VCPU repairs: the check would newly report CTE_ICID_RANGE (1 time)");
+	repair_plan_release(&plan);
+	check_result_release(&cr);
+}
+END_TEST
+
 Suite *suite_restore(void)
 {
 	Suite *s = suite_create("restore");
@@ -323,6 +353,7 @@ Suite *suite_restore(void)
 	tcase_add_test(tc, devid_beyond_16_bits);
 	tcase_add_test(tc, property_byte_outside_ram);
 	tcase_add_test(tc, cte_after_terminator);
+	tcase_add_test(tc, cte_target_masks_icid_range);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -563,6 +563,21 @@ START_TEST(clean_tcg)
 }
 END_TEST
 
+/* Fuzz regression (tests/fuzz/regress/walk-tcg-no-collections): a TCG
+ * ITS whose collection table is not valid has no CTE records (ctes is
+ * NULL); looking ICIDs up in it passed NULL to bsearch. */
+START_TEST(tcg_no_collection_table)
+{
+	tcg_tables();
+	rs.its[0].baser[1] &= ~(1ULL << 63);
+	run();
+	ck_assert_uint_eq(img->its[0].nr_ctes, 0);
+	ck_assert_ptr_null(img->its[0].ctes);
+	/* every ITE names an ICID outside a table of 0 collections */
+	count(PR_TCG_ITE_ICID_RANGE, 3);
+}
+END_TEST
+
 /* ---- registers ---- */
 
 START_TEST(layout_guessed)
@@ -1720,6 +1735,7 @@ Suite *suite_rules(void)
 	tcase_add_test(tc, clean_kvm);
 	tcase_add_test(tc, clean_kvm_two_level);
 	tcase_add_test(tc, clean_tcg);
+	tcase_add_test(tc, tcg_no_collection_table);
 	tcase_add_test(tc, layout_guessed);
 	tcase_add_test(tc, layout_guessed_tcg);
 	tcase_add_test(tc, layout_forced_not_guessed);
