@@ -35,7 +35,7 @@ SAMPLES_XZ := qemu10-virt-its-stopped.mig.xz qemu10-virt-its-stopped.elf.xz \
 SAMPLES_DIR := build/samples
 SAMPLES   := $(patsubst %.xz,$(SAMPLES_DIR)/%,$(notdir $(SAMPLES_XZ)))
 
-.PHONY: all demo check check-real check-qemu bench asan clean install samples
+.PHONY: all demo check check-real check-qemu bench fuzz fuzz-regress asan clean install samples
 all: $(BUILD)/its-dump $(BUILD)/its-fsck
 
 $(BUILD)/obj/%.o: %.c
@@ -114,6 +114,39 @@ check-qemu: $(BUILD)/its-dump $(BUILD)/its-fsck
 		bash tests/qemu/check-qemu.sh $(REAL_DIR)
 	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SHARED_DIR=$(SHARED) \
 		CHECK_QEMU_NEGATIVE=1 QEMU_VERSIONS=10.0 bash tests/qemu/check-qemu.sh $(REAL_DIR)
+
+# Fuzzing (libFuzzer, needs clang): every harness in tests/fuzz for
+# FUZZ_SECONDS each, new corpus entries under build/fuzz; fuzz-regress runs
+# each tests/fuzz/regress/HARNESS-* input and seed once through its harness
+# (make check asserts each regress input's exact result in a unit test).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZERS      := migstream elfcore regs_json walk plan
+FUZZ_SRC     := $(filter-out src/cli/%,$(LIB_SRC))
+FUZZ_FLAGS   := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -Iinclude $(PKG_CFLAGS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h $(FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SRC) $< -o $@ $(PKG_LIBS)
+
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	@for h in $(FUZZERS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$h $(BUILD)/fuzz/artifacts || exit 1; \
+	  $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
+	    -rss_limit_mb=512 -max_len=262144 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$h- \
+	    $(BUILD)/fuzz/corpus-$$h tests/fuzz/corpus/$$h || exit 1; \
+	done
+
+fuzz-regress: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	@for h in $(FUZZERS); do \
+	  for f in tests/fuzz/regress/$$h-* tests/fuzz/corpus/$$h/*; do \
+	    [ -e "$$f" ] || continue; \
+	    $(BUILD)/fuzz/fuzz_$$h -timeout=1 -rss_limit_mb=512 "$$f" >/dev/null 2>&1 || \
+	      { echo "fuzz-regress: $$h: $$f fails"; exit 1; }; \
+	  done; \
+	done; echo "fuzz-regress: every regress input and seed runs clean"
 
 # Same tests, every binary built with AddressSanitizer and UBSan.
 asan:
