@@ -19,7 +19,6 @@ enum restore_drop_reason {
 	DROP_AFTER_TERMINATOR,		/* after the first next = 0 (or the CTE terminator) */
 	DROP_JUMPED_OVER,		/* between an entry and where its next lands */
 	DROP_INVALID_L1,		/* in the L2 page of an invalid L1 entry */
-	DROP_BEFORE_FAILURE_UNDO,	/* (unused by current kernels) */
 	DROP_NOT_WALKED,		/* ITT of a DTE KVM never restores */
 	DROP_OVERRUN,			/* past the table on pre-6.0.6 kernels */
 };

@@ -61,7 +61,6 @@ const char *restore_drop_reason_name(enum restore_drop_reason r)
 	case DROP_AFTER_TERMINATOR: return "after_terminator";
 	case DROP_JUMPED_OVER: return "jumped_over";
 	case DROP_INVALID_L1: return "invalid_l1";
-	case DROP_BEFORE_FAILURE_UNDO: return "undone";
 	case DROP_NOT_WALKED: return "not_walked";
 	case DROP_OVERRUN: return "overrun";
 	}

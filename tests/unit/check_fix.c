@@ -152,6 +152,21 @@ static int fsck(const char *snap, const char *regs, const char *a1,
 	return st;
 }
 
+/* its-fsck --undo UNDO SNAP must succeed (the bytes are compared by the
+ * caller). */
+static void undo_ok(const char *undo, const char *snap)
+{
+	char *prog = t_build("its-fsck");
+	const char *argv[] = { prog, "--undo", undo, snap, NULL };
+	struct t_run r;
+
+	t_run(&r, argv);
+	ck_assert_msg(r.status == 0, "its-fsck --undo %s: exit %d: %s", undo,
+		      r.status, r.err);
+	t_run_free(&r);
+	free(prog);
+}
+
 START_TEST(fix_recheck_undo)
 {
 	const struct fix_case *c = &cases[_i];
@@ -175,16 +190,8 @@ START_TEST(fix_recheck_undo)
 	ck_assert_msg(!strcmp(left, c->left), "%s: left '%s', expected '%s'",
 		      c->fixture, left, c->left);
 	ck_assert_int_eq(access(undo, F_OK) == 0, c->written);
-	if (c->written) {
-		char *prog = t_build("its-fsck");
-		const char *argv[] = { prog, "--undo", undo, snap, NULL };
-		struct t_run r;
-
-		t_run(&r, argv);
-		ck_assert_msg(r.status == 0, "undo: %s", r.err);
-		t_run_free(&r);
-		free(prog);
-	}
+	if (c->written)
+		undo_ok(undo, snap);
 	now = t_read_file(snap, &n2);
 	ck_assert_uint_eq(n1, n2);
 	ck_assert_msg(!memcmp(orig, now, n1), "%s: not the original bytes after undo",
@@ -252,16 +259,7 @@ START_TEST(stream_register)
 	ck_assert_str_eq(left, stream_regs[_i][1]);
 	ck_assert_int_eq(fsck(snap, NULL, "-p", NULL, NULL, NULL, 0), 1);
 	ck_assert_int_eq(fsck(snap, NULL, "--strict", NULL, NULL, left, sizeof(left)), 0);
-	{
-		char *prog = t_build("its-fsck");
-		const char *argv[] = { prog, "--undo", undo, snap, NULL };
-		struct t_run r;
-
-		t_run(&r, argv);
-		ck_assert_int_eq(r.status, 0);
-		t_run_free(&r);
-		free(prog);
-	}
+	undo_ok(undo, snap);
 	now = t_read_file(snap, &n2);
 	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
 	free(orig);
@@ -298,16 +296,7 @@ START_TEST(stream_gicr_propbaser)
 	now = t_read_file(snap, &n2);
 	ck_assert(n1 == n2 && memcmp(orig, now, n1));
 	free(now);
-	{
-		char *prog = t_build("its-fsck");
-		const char *argv[] = { prog, "--undo", undo, snap, NULL };
-		struct t_run r;
-
-		t_run(&r, argv);
-		ck_assert_int_eq(r.status, 0);
-		t_run_free(&r);
-		free(prog);
-	}
+	undo_ok(undo, snap);
 	now = t_read_file(snap, &n2);
 	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
 	free(orig);
@@ -333,16 +322,7 @@ START_TEST(killed_then_undone)
 		snprintf(nbuf, sizeof(nbuf), "%d", n);
 		st = fsck(snap, regs, "-y", "--test-abort-after", nbuf, NULL, 0);
 		ck_assert_msg(st == 99, "abort after %d: exit %d", n, st);
-		{
-			char *prog = t_build("its-fsck");
-			const char *argv[] = { prog, "--undo", undo, snap, NULL };
-			struct t_run r;
-
-			t_run(&r, argv);
-			ck_assert_msg(r.status == 0, "undo after %d writes: %s", n, r.err);
-			t_run_free(&r);
-			free(prog);
-		}
+		undo_ok(undo, snap);
 		now = t_read_file(snap, &n2);
 		ck_assert(n1 == n2);
 		ck_assert_msg(!memcmp(orig, now, n1), "killed after %d writes: bytes differ after undo", n);
@@ -465,16 +445,7 @@ START_TEST(mapped_ram_zero_page)
 	ck_assert_int_eq(fsck(snap, NULL, "-y", NULL, NULL, NULL, 0), 1);
 	ck_assert_int_eq(fsck(snap, NULL, NULL, NULL, NULL, left, sizeof(left)), 0);
 	ck_assert_str_eq(left, "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED");
-	{
-		char *prog = t_build("its-fsck");
-		const char *argv[] = { prog, "--undo", undo, snap, NULL };
-		struct t_run r;
-
-		t_run(&r, argv);
-		ck_assert_int_eq(r.status, 0);
-		t_run_free(&r);
-		free(prog);
-	}
+	undo_ok(undo, snap);
 	now = t_read_file(snap, &n2);
 	ck_assert(n1 == n2 && !memcmp(orig, now, n1));
 	free(orig);
