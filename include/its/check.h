@@ -20,7 +20,6 @@ enum restore_drop_reason {
 	DROP_JUMPED_OVER,		/* between an entry and where its next lands */
 	DROP_INVALID_L1,		/* in the L2 page of an invalid L1 entry */
 	DROP_NOT_WALKED,		/* ITT of a DTE KVM never restores */
-	DROP_OVERRUN,			/* past the table on pre-6.0.6 kernels */
 };
 const char *restore_drop_reason_name(enum restore_drop_reason r);
 

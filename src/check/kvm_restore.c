@@ -62,7 +62,6 @@ const char *restore_drop_reason_name(enum restore_drop_reason r)
 	case DROP_JUMPED_OVER: return "jumped_over";
 	case DROP_INVALID_L1: return "invalid_l1";
 	case DROP_NOT_WALKED: return "not_walked";
-	case DROP_OVERRUN: return "overrun";
 	}
 	return "?";
 }
@@ -255,8 +254,7 @@ typedef int (*entry_fn)(struct sim *s, uint64_t id, uint64_t gpa, uint64_t v,
  * found", 1); kernels before the Oct 2022 fix subtracted it from an
  * unsigned length instead and walked on past the table. */
 static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
-		uint64_t base, uint64_t size, uint64_t id, entry_fn fn, void *ctx,
-		bool *overran)
+		uint64_t base, uint64_t size, uint64_t id, entry_fn fn, void *ctx)
 {
 	/* in a flat device table or an L2 page the walker's ID is the
 	 * DeviceID of the slot it reads */
@@ -340,8 +338,6 @@ static int scan(struct sim *s, enum its_table_kind t, int64_t dev,
 			if (!s->p->scan_overrun || (uint64_t)k * ESZ == len)
 				return 1;
 			over = true;
-			if (overran)
-				*overran = true;
 		}
 		if (!over)
 			len -= (uint64_t)k * ESZ;
@@ -437,7 +433,7 @@ static void restore_collections(struct sim *s)
 	if (!ct->valid)
 		return;
 	rc = scan(s, ITS_TABLE_COLLECTIONS, FINDING_NONE, ct->gpa, ct->bytes, 0,
-		  restore_cte, NULL, NULL);
+		  restore_cte, NULL);
 	if (rc == 1 && s->p->full_ct_fails) {
 		struct finding w = loc(s, ITS_TABLE_COLLECTIONS, ct->gpa);
 
@@ -636,7 +632,7 @@ static int restore_dte(struct sim *s, uint64_t id, uint64_t gpa, uint64_t v,
 	s->bits = bits > MODEL_MAX_EVENT_BITS ? MODEL_MAX_EVENT_BITS : bits;
 	fails = s->r->nr_fails;
 	rc = scan(s, ITS_TABLE_ITT, (int64_t)id, dte.itt, (1ULL << s->bits) * ESZ,
-		  0, restore_ite, NULL, NULL);
+		  0, restore_ite, NULL);
 	s->dev = NULL;
 	if (rc < 0)
 		return rc;
@@ -668,7 +664,7 @@ static int handle_l1(struct sim *s, uint64_t idx, uint64_t gpa, uint64_t v,
 	if (!(v & KVM_ITS_L1E_VALID_MASK))
 		return 1;
 	return scan(s, ITS_TABLE_L2, (int64_t)idx, v & KVM_ITS_L1E_ADDR_MASK,
-		    L2_BYTES, idx * DTES_PER_L2, restore_dte, (void *)1, NULL);
+		    L2_BYTES, idx * DTES_PER_L2, restore_dte, (void *)1);
 }
 
 static void restore_devices(struct sim *s)
@@ -681,10 +677,10 @@ static void restore_devices(struct sim *s)
 		return;
 	if (!dt->indirect)
 		rc = scan(s, ITS_TABLE_DEVICES, FINDING_NONE, dt->gpa, dt->bytes, 0,
-			  restore_dte, NULL, NULL);
+			  restore_dte, NULL);
 	else
 		rc = scan(s, ITS_TABLE_DEVICES, FINDING_NONE, dt->gpa, dt->bytes, 0,
-			  handle_l1, NULL, NULL);
+			  handle_l1, NULL);
 	if (rc != 1)
 		return;
 	w = loc(s, ITS_TABLE_DEVICES, dt->gpa);
