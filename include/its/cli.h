@@ -43,13 +43,31 @@ struct cli_snap_args {
 	bool no_snapshot_ok;		/* set by the program: e.g. --list-problems */
 };
 
+/* How the programs print: the format, colour, progress meter. */
+enum cli_format { CLI_FORMAT_TEXT, CLI_FORMAT_JSON, CLI_FORMAT_DOT, CLI_FORMAT_MAP };
+enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
+enum cli_progress { CLI_PROGRESS_AUTO, CLI_PROGRESS_QUIET, CLI_PROGRESS_FORCE };
+
+struct cli_out_args {
+	enum cli_format format;		/* -j = --format=json */
+	bool pretty;			/* --pretty: indented JSON */
+	enum cli_color color;		/* --color[=WHEN] */
+	enum cli_progress progress;	/* -q, --progress */
+};
+
+/* argp child: -j/--json, --pretty, --format, --color, -q/--quiet,
+ * --progress. Its input is a struct cli_out_args. */
+extern const struct argp cli_out_argp;
+
 /* argp child: --layout, --ram-base, --its-regs, --baser, --ctlr, --iidr,
  * --cbaser, --cwriter, --creadr, --propbaser, --pendbaser; and the
  * SNAPSHOT argument (standard input when it is a file). Its input is a
  * struct cli_snap_args. */
 extern const struct argp cli_snap_argp;
-/* The children list a program's argp names to include it. */
-extern const struct argp_child cli_snap_children[];
+/* The children a program's argp names: the snapshot options (input 0, a
+ * struct cli_snap_args) and the output options (input 1, a struct
+ * cli_out_args). */
+extern const struct argp_child cli_children[];
 
 /* A snapshot opened, its registers gathered, its tables walked. */
 struct cli_opened {

@@ -14,7 +14,7 @@
 enum {
 	OPT_LAYOUT = 0x200, OPT_RAM_BASE, OPT_ITS_REGS, OPT_BASER, OPT_CTLR,
 	OPT_IIDR, OPT_CBASER, OPT_CWRITER, OPT_CREADR, OPT_PROPBASER,
-	OPT_PENDBASER,
+	OPT_PENDBASER, OPT_PRETTY, OPT_FORMAT, OPT_COLOR, OPT_PROGRESS,
 };
 
 static const struct argp_option snap_options[] = {
@@ -174,8 +174,65 @@ const struct argp cli_snap_argp = {
 	snap_options, parse_snap_opt, NULL, NULL, NULL, NULL, NULL,
 };
 
-const struct argp_child cli_snap_children[] = {
+static const struct argp_option out_options[] = {
+	{ NULL, 0, NULL, 0, "Output format:", 5 },
+	{ "json", 'j', NULL, 0, "JSON output (compact); the same as --format=json", 5 },
+	{ "pretty", OPT_PRETTY, NULL, 0, "indented JSON output (implies --json)", 5 },
+	{ "format", OPT_FORMAT, "text|json|dot|map", 0, "text (default), JSON, Graphviz of the translation path, or a map of guest memory with each table's placement", 5 },
+	{ "color", OPT_COLOR, "auto|always|never", OPTION_ARG_OPTIONAL, "colour text output (default auto: on a terminal, unless NO_COLOR is set; alone: always)", 5 },
+	{ "quiet", 'q', NULL, 0, "no progress meter", 5 },
+	{ "progress", OPT_PROGRESS, NULL, 0, "show the progress meter even when stderr is not a terminal", 5 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static error_t parse_out_opt(int key, char *arg, struct argp_state *st)
+{
+	static const char *const formats[] = { "text", "json", "dot", "map" };
+	static const char *const colors[] = { "auto", "always", "never" };
+	struct cli_out_args *a = st->input;
+	size_t i;
+
+	switch (key) {
+	case 'j': a->format = CLI_FORMAT_JSON; break;
+	case OPT_PRETTY:
+		a->format = CLI_FORMAT_JSON;
+		a->pretty = true;
+		break;
+	case OPT_FORMAT:
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (!strcmp(arg, formats[i]))
+				break;
+		if (i == sizeof(formats) / sizeof(formats[0]))
+			argp_error(st, "--format: '%s' is not text, json, dot or map", arg);
+		a->format = (enum cli_format)i;
+		break;
+	case OPT_COLOR:
+		if (!arg) {
+			a->color = CLI_COLOR_ALWAYS;
+			break;
+		}
+		for (i = 0; i < sizeof(colors) / sizeof(colors[0]); i++)
+			if (!strcmp(arg, colors[i]))
+				break;
+		if (i == sizeof(colors) / sizeof(colors[0]))
+			argp_error(st, "--color: '%s' is not auto, always or never", arg);
+		a->color = (enum cli_color)i;
+		break;
+	case 'q': a->progress = CLI_PROGRESS_QUIET; break;
+	case OPT_PROGRESS: a->progress = CLI_PROGRESS_FORCE; break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cli_out_argp = {
+	out_options, parse_out_opt, NULL, NULL, NULL, NULL, NULL,
+};
+
+const struct argp_child cli_children[] = {
 	{ &cli_snap_argp, 0, NULL, 0 },
+	{ &cli_out_argp, 0, NULL, 0 },
 	{ NULL, 0, NULL, 0 },
 };
 

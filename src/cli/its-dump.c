@@ -16,12 +16,10 @@
 
 const char *argp_program_version = "its-dump (its-tools) " ITS_VERSION;
 
-enum { OPT_PRETTY = 0x100, OPT_SECTIONS };
+enum { OPT_SECTIONS = 0x100 };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Output:", 1 },
-	{ "json", 'j', NULL, 0, "JSON output (compact)", 1 },
-	{ "pretty", OPT_PRETTY, NULL, 0, "indented JSON output (implies --json)", 1 },
 	{ "all", 'a', NULL, 0, "also show non-zero invalid entries", 1 },
 	{ "device", 'd', "ID", 0, "only this DeviceID (repeatable; 0x... or decimal)", 1 },
 	{ "sections", OPT_SECTIONS, NULL, 0, "list a migration stream's sections and records, with offsets and sizes", 1 },
@@ -30,7 +28,8 @@ static const struct argp_option options[] = {
 
 struct args {
 	struct cli_snap_args snap;
-	bool json, pretty, all, sections;
+	struct cli_out_args out;
+	bool all, sections;
 	uint32_t devices[MAX_LIST];
 	size_t nr_devices;
 };
@@ -42,9 +41,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		st->child_inputs[0] = &a->snap;
+		st->child_inputs[1] = &a->out;
 		break;
-	case 'j': a->json = true; break;
-	case OPT_PRETTY: a->json = a->pretty = true; break;
 	case 'a': a->all = true; break;
 	case OPT_SECTIONS: a->sections = true; break;
 	case 'd':
@@ -68,7 +66,7 @@ static const struct argp argp = {
 	"\vExit status: 0 all decoded; 1 decoded, but some entries are "
 	"unreadable (absent memory) or flagged; 8 the snapshot cannot be read; "
 	"16 usage error.",
-	cli_snap_children, NULL, NULL,
+	cli_children, NULL, NULL,
 };
 
 int main(int argc, char **argv)
@@ -86,13 +84,20 @@ int main(int argc, char **argv)
 	argp_err_exit_status = DUMP_EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &a);
 	its_err_clear(&err);
+	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
+		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
+			    "not supported yet: --format=%s",
+			    a.out.format == CLI_FORMAT_DOT ? "dot" : "map");
+		status = DUMP_EXIT_USAGE;
+		goto fail;
+	}
 
 	if (cli_open(&a.snap, &op, &usage, &err) < 0) {
 		if (usage)
 			status = DUMP_EXIT_USAGE;
 		goto fail;
 	}
-	o = out_new(a.json ? OUT_JSON : OUT_TEXT, stdout, a.pretty);
+	o = out_new(a.out.format == CLI_FORMAT_JSON ? OUT_JSON : OUT_TEXT, stdout, a.out.pretty);
 	if (!o) {
 		its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
 		goto fail;
@@ -106,14 +111,14 @@ int main(int argc, char **argv)
 	if (out_finish(o) < 0) {
 		its_err_set(&err, -EIO, NULL, ITS_ERR_NO_OFFSET,
 			    "error writing the output");
-		a.json = false;
+		a.out.format = CLI_FORMAT_TEXT;
 		goto fail;
 	}
 	status = (sum.unreadable || sum.flagged) ? DUMP_EXIT_PARTIAL :
 						   DUMP_EXIT_OK;
 	goto out;
 fail:
-	cli_error("its-dump", a.json, &err);
+	cli_error("its-dump", a.out.format == CLI_FORMAT_JSON, &err);
 out:
 	out_free(o);
 	cli_close(&op, &a.snap);

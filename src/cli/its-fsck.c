@@ -19,7 +19,7 @@
 const char *argp_program_version = "its-fsck (its-tools) " ITS_VERSION;
 
 enum {
-	OPT_PRETTY = 0x100, OPT_KERNEL, OPT_STRICT, OPT_LIST, OPT_FIX,
+	OPT_KERNEL = 0x100, OPT_STRICT, OPT_LIST, OPT_FIX,
 	OPT_DRY_RUN, OPT_UNDO, OPT_UNDO_FILE, OPT_TEST_ABORT,
 };
 
@@ -38,18 +38,17 @@ static const struct argp_option options[] = {
 	{ "undo", OPT_UNDO, "FILE", 0, "put back every byte FILE recorded into SNAPSHOT", 3 },
 	{ "test-abort-after", OPT_TEST_ABORT, "N", OPTION_HIDDEN, "tests: die after N writes", 3 },
 	{ NULL, 0, NULL, 0, "Output:", 2 },
-	{ "json", 'j', NULL, 0, "JSON output (compact)", 2 },
-	{ "pretty", OPT_PRETTY, NULL, 0, "indented JSON output (implies --json)", 2 },
 	{ "list-problems", OPT_LIST, NULL, 0, "print the problem table and exit", 2 },
 	{ NULL, 0, NULL, 0, NULL, 0 },
 };
 
 struct args {
 	struct cli_snap_args snap;
-	bool json, pretty, strict, list, dry_run;
+	struct cli_out_args out;
+	bool strict, list, dry_run;
 	enum repair_mode mode;		/* 0: read-only */
 	bool ask;			/* --fix: ask on a terminal */
-	const char *kernel, *out, *undo, *undo_file;
+	const char *kernel, *out_path, *undo, *undo_file;
 	unsigned abort_after;
 };
 
@@ -60,10 +59,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		st->child_inputs[0] = &a->snap;
+		st->child_inputs[1] = &a->out;
 		break;
 	case 'n': break;
-	case 'j': a->json = true; break;
-	case OPT_PRETTY: a->json = a->pretty = true; break;
 	case OPT_KERNEL: a->kernel = arg; break;
 	case OPT_STRICT: a->strict = true; break;
 	case OPT_LIST:
@@ -83,7 +81,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		a->mode = REPAIR_MODE_ALL;
 		break;
 	case OPT_DRY_RUN: a->dry_run = true; break;
-	case 'o': a->out = arg; break;
+	case 'o': a->out_path = arg; break;
 	case OPT_UNDO_FILE: a->undo_file = arg; break;
 	case OPT_UNDO: a->undo = arg; break;
 	case OPT_TEST_ABORT:
@@ -109,7 +107,7 @@ static const struct argp argp = {
 	"4 problems left (errors or warnings; info too with --strict); "
 	"8 operational error (nothing written, or the undo applied); 16 usage "
 	"error; 32 cancelled by the user.",
-	cli_snap_children, NULL, NULL,
+	cli_children, NULL, NULL,
 };
 
 /* Ask about each planned write on a terminal (--fix without -y/-p), as
@@ -183,9 +181,16 @@ int main(int argc, char **argv)
 	argp_err_exit_status = FSCK_EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &a);
 	its_err_clear(&err);
+	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
+		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
+			    "not supported yet: --format=%s",
+			    a.out.format == CLI_FORMAT_DOT ? "dot" : "map");
+		status = FSCK_EXIT_USAGE;
+		goto fail;
+	}
 
 	if (a.list) {
-		o = out_new(a.json ? OUT_JSON : OUT_TEXT, stdout, a.pretty);
+		o = out_new(a.out.format == CLI_FORMAT_JSON ? OUT_JSON : OUT_TEXT, stdout, a.out.pretty);
 		if (!o)
 			return FSCK_EXIT_ERROR;
 		report_problem_table(o);
@@ -259,7 +264,7 @@ int main(int argc, char **argv)
 			if (rc < 0) {
 				memcpy(why_not[i], le.msg, sizeof(why_not[i]));
 				not_written[i] = why_not[i];
-			} else if (n == 0 && !a.out) {
+			} else if (n == 0 && !a.out_path) {
 				/* a ZERO record: only a copy can re-encode it */
 				snprintf(why_not[i], sizeof(why_not[i]),
 					 "the page is a ZERO record in the stream: write a repaired copy with -o OUT, which re-encodes it");
@@ -279,14 +284,14 @@ int main(int argc, char **argv)
 					goto fail;
 				}
 			if (todo.nr) {
-				struct repair_apply_opts ao = { a.undo_file, a.out, a.abort_after };
+				struct repair_apply_opts ao = { a.undo_file, a.out_path, a.abort_after };
 
 				if (repair_apply(op.snap, &todo, &ao, &err) < 0) {
 					repair_plan_release(&todo);
 					goto fail;
 				}
 				written = todo.nr;
-				if (check_path(&a, a.out ? a.out : a.snap.path, &op2, &cx2,
+				if (check_path(&a, a.out_path ? a.out_path : a.snap.path, &op2, &cx2,
 					       &cr2, &usage, &err) < 0) {
 					repair_plan_release(&todo);
 					goto fail;
@@ -301,7 +306,7 @@ int main(int argc, char **argv)
 		fo.not_written = not_written;
 		fo.dry_run = a.dry_run;
 	}
-	o = out_new(a.json ? OUT_JSON : OUT_TEXT, stdout, a.pretty);
+	o = out_new(a.out.format == CLI_FORMAT_JSON ? OUT_JSON : OUT_TEXT, stdout, a.out.pretty);
 	if (!o) {
 		its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
 		goto fail;
@@ -311,7 +316,7 @@ int main(int argc, char **argv)
 	if (out_finish(o) < 0) {
 		its_err_set(&err, -EIO, NULL, ITS_ERR_NO_OFFSET,
 			    "error writing the output");
-		a.json = false;
+		a.out.format = CLI_FORMAT_TEXT;
 		goto fail;
 	}
 	if (fo.after_cr) {
@@ -327,7 +332,7 @@ int main(int argc, char **argv)
 		status |= FSCK_EXIT_CANCELLED;
 	goto out;
 fail:
-	cli_error("its-fsck", a.json, &err);
+	cli_error("its-fsck", a.out.format == CLI_FORMAT_JSON, &err);
 out:
 	out_free(o);
 	free(offs);
