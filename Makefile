@@ -121,14 +121,23 @@ check-qemu: $(BUILD)/its-dump $(BUILD)/its-fsck
 # (make check asserts each regress input's exact result in a unit test).
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZERS      := migstream elfcore regs_json walk plan
+FUZZERS      := migstream vmdesc libvirt elfcore regs_json walk plan
 FUZZ_SRC     := $(filter-out src/cli/%,$(LIB_SRC))
-FUZZ_FLAGS   := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -Iinclude $(PKG_CFLAGS)
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
+		-Iinclude $(PKG_CFLAGS)
+FUZZ_FLAGS   := $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-DFUZZ_BASE_STREAM='"$(abspath tests/fuzz/base/minimal.mig)"'
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h tests/fuzz/fuzz_snapshot.h $(FUZZ_SRC)
+# the library is instrumented once and linked into every harness
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SRC) $< -o $@ $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_OBJ) $< -o $@ $(PKG_LIBS)
+-include $(shell find $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
 
 fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
 	@for h in $(FUZZERS); do \

@@ -4,7 +4,8 @@
  * Input: a 128-byte register block, then guest RAM (at most 256 KiB; shorter
  * RAM is zero-padded to 64 KiB, so tables near the start are reachable).
  *   [0]      mode: bit 0 raw registers (else mapped onto plausible values),
- *            bits 1-2 layout (0/3 auto, 1 kvm, 2 tcg), bit 3 older profile
+ *            bits 1-2 layout (0/3 auto, 1 kvm, 2 tcg), bit 3 older profile,
+ *            (fuzz_walk: bit 4 text instead of JSON, bit 5 4.14 instead of 5.10)
  *   [4..7]   GITS_IIDR      [8..11]  GITS_CTLR     [12..13] present mask
  *   [16] BASER0  [24] BASER1  [32] CBASER  [40] CWRITER  [48] CREADR
  *   [56] PROPBASER0 [64] PENDBASER0 [72] PROPBASER1 [80] PENDBASER1
