@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "its/limits.h"
 #include "its/problems.h"
 #include "its/walk.h"
 
 #define FINDING_NONE (-1)
-#define FINDINGS_MAX_PER_PROBLEM 1000	/* the rest are counted, not stored */
+/* Stored: FINDINGS_MAX_PER_PROBLEM per problem in each table kind of each
+ * ITS, FINDINGS_MAX_STORED in all (its/limits.h); the rest are counted. */
 
 struct finding {
 	enum problem_id problem;
@@ -32,9 +34,13 @@ struct findings {
 	struct finding *v;
 	size_t nr, cap;
 	size_t by_severity[3];			/* stored + not stored */
-	size_t per_problem[PR_COUNT];
+	size_t per_problem[PR_COUNT];		/* stored + not stored */
 	size_t not_stored;
+	size_t not_stored_per_problem[PR_COUNT];
 	bool oom;
+	/* stored per (ITS, table kind or none, problem) */
+	uint32_t *per_table;
+	size_t nr_per_table_its;
 };
 
 void findings_init(struct findings *fs);
@@ -56,5 +62,7 @@ void finding_raw(struct finding *w, const uint8_t *raw, unsigned len);
 void findings_sort(struct findings *fs);
 
 size_t findings_count(const struct findings *fs, enum problem_id p);
+/* Of those, how many were counted but not stored. */
+size_t findings_not_stored(const struct findings *fs, enum problem_id p);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "its/err.h"
+#include "its/limits.h"
 #include "its/snapshot.h"
 
 /* Top-level record types (QEMU migration/savevm.h). */
@@ -123,9 +124,6 @@ struct migstream_info {
 	size_t nr_warnings;
 	uint64_t nr_warnings_seen;	/* including those not kept */
 };
-
-#define MIGSTREAM_MAX_RECORDS	(1u << 20)
-#define MIGSTREAM_MAX_WARNINGS	64u
 
 enum migstream_open_flags {
 	MIGSTREAM_PREAD = 1u << 0,	/* read with 1 MiB pread windows instead

@@ -23,9 +23,17 @@ struct snap_ram_base {
 	uint64_t gpa;
 };
 
+/* Progress of a reader that passes over the whole file (a migration
+ * stream): file bytes behind it, of total. Called at cheap points, at most
+ * once per 64 MiB of file; it must not fail. The snap layer never prints:
+ * the caller decides what to show. */
+typedef void (*snap_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
 struct snap_open_opts {
 	const struct snap_ram_base *ram_bases;
 	size_t nr_ram_bases;
+	snap_progress_fn progress;	/* NULL: none */
+	void *progress_arg;
 };
 
 struct snapshot {

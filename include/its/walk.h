@@ -14,11 +14,11 @@
 #include "its/err.h"
 #include "its/gmem.h"
 #include "its/layout.h"
+#include "its/limits.h"
 #include "its/regset.h"
 
-/* Walk limits (named so that a clamped walk can say which limit it hit). */
-#define ITS_WALK_MAX_EVENT_BITS	16	/* EventIDs are 16 bits (GITS_TYPER.IDbits) */
-#define ITS_WALK_MAX_L2_PAGES	4096	/* L2 pages read per device table */
+/* Walk limits: ITS_WALK_MAX_* in its/limits.h. A clamped walk says which
+ * limit it hit with a flag; past ITS_WALK_MAX_ENTRIES it fails. */
 
 enum its_entry_flag {
 	ITS_F_NEXT_OUT_OF_RANGE	 = 1u << 0,	/* next jumps past its table, L2 page or ITT */
@@ -36,12 +36,14 @@ enum its_entry_flag {
 	 * reads it (stale, e.g. left by a SAVE before the guest dropped the
 	 * L1 entry); its ITT is not read either */
 	ITS_F_IN_INVALID_L1	 = 1u << 8,
+	ITS_F_ITT_NOT_WALKED	 = 1u << 9,	/* over ITS_WALK_MAX_ITT_SLOTS */
 };
 /* Flags that make its-dump's exit status 1: the walk could not decode
  * everything, or a link points where no SAVE would point it. */
 #define ITS_F_ANOMALY (ITS_F_NEXT_OUT_OF_RANGE | ITS_F_NEXT_LANDS_INVALID | \
 		       ITS_F_SIZE_CLAMPED | ITS_F_ITT_UNREADABLE | \
-		       ITS_F_L2_UNREADABLE | ITS_F_L2_NOT_WALKED)
+		       ITS_F_L2_UNREADABLE | ITS_F_L2_NOT_WALKED | \
+		       ITS_F_ITT_NOT_WALKED)
 /* Valid-looking entries KVM's restore never reaches (left over from an
  * earlier SAVE, typically): shown, flagged, not counted as live. */
 #define ITS_F_UNREACHABLE (ITS_F_AFTER_TERMINATOR | ITS_F_IN_INVALID_L1)

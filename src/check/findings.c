@@ -16,7 +16,37 @@ void findings_init(struct findings *fs)
 void findings_release(struct findings *fs)
 {
 	free(fs->v);
+	free(fs->per_table);
 	memset(fs, 0, sizeof(*fs));
+}
+
+/* Table keys: no table, then each enum its_table_kind. */
+#define TABLE_KEYS (ITS_TABLE_ITT + 2)
+/* ITS indices past this share the last row: a snapshot has at most
+ * MS_MAX_ITS ITSs, --its-regs as many. */
+#define ITS_KEYS 256u
+
+/* The stored count of (w's ITS, w's table, p), or NULL when out of memory. */
+static uint32_t *stored_slot(struct findings *fs, const struct finding *w,
+			     enum problem_id p)
+{
+	size_t its = w->its < ITS_KEYS ? w->its : ITS_KEYS - 1;
+	size_t t = w->has_table && (unsigned)w->table <= ITS_TABLE_ITT ?
+		   (size_t)w->table + 1 : 0;
+
+	if (its >= fs->nr_per_table_its) {
+		size_t row = TABLE_KEYS * PR_COUNT;
+		uint32_t *v = realloc(fs->per_table,
+				      (its + 1) * row * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		memset(v + fs->nr_per_table_its * row, 0,
+		       (its + 1 - fs->nr_per_table_its) * row * sizeof(*v));
+		fs->per_table = v;
+		fs->nr_per_table_its = its + 1;
+	}
+	return &fs->per_table[(its * TABLE_KEYS + t) * PR_COUNT + p];
 }
 
 struct finding finding_at(unsigned its, int table)
@@ -51,25 +81,29 @@ int finding_add(struct findings *fs, enum problem_id p, const struct finding *w,
 		const char *fmt, ...)
 {
 	struct finding *f;
+	uint32_t *kept;
 	va_list ap;
 
 	fs->by_severity[problem_table[p].severity]++;
-	if (fs->per_problem[p]++ >= FINDINGS_MAX_PER_PROBLEM) {
+	fs->per_problem[p]++;
+	kept = stored_slot(fs, w, p);
+	if (!kept)
+		goto nomem;
+	if (*kept >= FINDINGS_MAX_PER_PROBLEM || fs->nr >= FINDINGS_MAX_STORED) {
 		fs->not_stored++;
+		fs->not_stored_per_problem[p]++;
 		return 0;
 	}
 	if (fs->nr == fs->cap) {
 		size_t cap = fs->cap ? fs->cap * 2 : 32;
 		struct finding *v = realloc(fs->v, cap * sizeof(*v));
 
-		if (!v) {
-			fs->oom = true;
-			fs->not_stored++;
-			return -ENOMEM;
-		}
+		if (!v)
+			goto nomem;
 		fs->v = v;
 		fs->cap = cap;
 	}
+	(*kept)++;
 	f = &fs->v[fs->nr++];
 	*f = *w;
 	f->problem = p;
@@ -77,6 +111,11 @@ int finding_add(struct findings *fs, enum problem_id p, const struct finding *w,
 	vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
 	va_end(ap);
 	return 0;
+nomem:
+	fs->oom = true;
+	fs->not_stored++;
+	fs->not_stored_per_problem[p]++;
+	return -ENOMEM;
 }
 
 static int cmp64(int64_t a, int64_t b)
@@ -119,4 +158,9 @@ void findings_sort(struct findings *fs)
 size_t findings_count(const struct findings *fs, enum problem_id p)
 {
 	return fs->per_problem[p];
+}
+
+size_t findings_not_stored(const struct findings *fs, enum problem_id p)
+{
+	return fs->not_stored_per_problem[p];
 }

@@ -23,6 +23,9 @@ struct walker {
 	unsigned dev_flags;		/* flags for the DTEs being scanned */
 	bool quiet;			/* unreadable ranges are no holes (KVM
 					 * never reads them) */
+	uint64_t stored;		/* entries and holes of this ITS */
+	uint64_t itt_slots;		/* ITT slots read for this ITS */
+	int push_rc;			/* why the last push failed */
 };
 
 typedef int (*entry_fn)(struct walker *w, uint64_t idx, uint64_t gpa,
@@ -31,7 +34,7 @@ typedef int (*entry_fn)(struct walker *w, uint64_t idx, uint64_t gpa,
 static const char *const flag_names[] = {
 	"next_out_of_range", "next_lands_invalid", "after_terminator",
 	"size_clamped", "itt_unreadable", "l2_unreadable", "l2_not_walked",
-	"next_crosses_l2_page", "in_invalid_l1",
+	"next_crosses_l2_page", "in_invalid_l1", "itt_not_walked",
 };
 
 const char *its_flag_name(unsigned bit)
@@ -51,14 +54,25 @@ const char *its_table_name(enum its_table_kind t)
 	return "?";
 }
 
-/* Grow *arr (of *nr elements of size sz) by one zeroed element. */
+/* Grow *arr (of *nr elements of size sz) by one zeroed element; at most
+ * ITS_WALK_MAX_ENTRIES in all for one ITS. */
 static void *push(void *arr_p, size_t *nr, size_t sz, struct walker *w)
 {
-	void *p = its_vec_push(arr_p, nr, sz);
+	void *p;
 
+	if (w->stored >= ITS_WALK_MAX_ENTRIES) {
+		w->push_rc = its_err_set(w->err, -E2BIG, gmem_path(w->g),
+					 ITS_ERR_NO_OFFSET,
+					 "non-zero table entries and unreadable ranges over the limit of %u (a KVM ITS holds at most 65536 devices and 65536 LPIs)",
+					 ITS_WALK_MAX_ENTRIES);
+		return NULL;
+	}
+	p = its_vec_push(arr_p, nr, sz);
 	if (!p)
-		its_err_set(w->err, -ENOMEM, gmem_path(w->g), ITS_ERR_NO_OFFSET,
-			    "out of memory");
+		w->push_rc = its_err_set(w->err, -ENOMEM, gmem_path(w->g),
+					 ITS_ERR_NO_OFFSET, "out of memory");
+	else
+		w->stored++;
 	return p;
 }
 
@@ -80,7 +94,7 @@ static int add_hole(struct walker *w, enum its_table_kind t, uint32_t id,
 	}
 	h = push(&its->holes, &its->nr_holes, sizeof(*h), w);
 	if (!h)
-		return -ENOMEM;
+		return w->push_rc;
 	h->table = t;
 	h->id = id;
 	h->gpa = gpa;
@@ -168,7 +182,22 @@ static int scan(struct walker *w, enum its_table_kind t, uint32_t id,
 		}
 		while (cnt) {
 			uint64_t c = cnt < WALK_CHUNK / esz ? cnt : WALK_CHUNK / esz;
+			uint64_t ext = 0;
+			bool hole = false;
 
+			/* a sparse file's holes read as zeros: skip them, and
+			 * read only up to the next one (a maximal ITT of a
+			 * sparse core is a page of data and 508 KiB of hole) */
+			if (!gmem_overlay_hits(w->g, base + i * esz, cnt * esz))
+				ext = gmem_file_run(w->g, base + i * esz,
+						    cnt * esz, &hole);
+			if (hole && ext >= esz) {
+				i += ext / esz;
+				cnt -= ext / esz;
+				continue;
+			}
+			if (!hole && ext && (ext + esz - 1) / esz < c)
+				c = (ext + esz - 1) / esz;
 			rc = gmem_read(w->g, base + i * esz, w->buf,
 				       (size_t)(c * esz), 0, w->err);
 			if (rc < 0)
@@ -201,7 +230,7 @@ static int cte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 				     sizeof(*r), w);
 
 	if (!r)
-		return -ENOMEM;
+		return w->push_rc;
 	r->slot = (uint32_t)idx;
 	r->gpa = gpa;
 	w->L->decode_cte(raw, &r->e);
@@ -216,7 +245,7 @@ static int l1_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 	struct its_l1_rec *r = push(&w->its->l1, &w->its->nr_l1, sizeof(*r), w);
 
 	if (!r)
-		return -ENOMEM;
+		return w->push_rc;
 	r->index = (uint32_t)idx;
 	r->gpa = gpa;
 	w->L->decode_l1e(raw, &r->e);
@@ -230,7 +259,7 @@ static int dte_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 				     sizeof(*r), w);
 
 	if (!r)
-		return -ENOMEM;
+		return w->push_rc;
 	r->device_id = w->id_base + (uint32_t)idx;
 	r->gpa = gpa;
 	r->flags = w->dev_flags;
@@ -245,7 +274,7 @@ static int ite_fn(struct walker *w, uint64_t idx, uint64_t gpa,
 	struct its_ite_rec *r = push(&d->events, &d->nr_events, sizeof(*r), w);
 
 	if (!r)
-		return -ENOMEM;
+		return w->push_rc;
 	r->event_id = (uint32_t)idx;
 	r->gpa = gpa;
 	w->L->decode_ite(raw, &r->e);
@@ -416,10 +445,16 @@ static int walk_itts(struct walker *w)
 			d->events = f->events;
 			d->nr_events = f->nr_events;
 			d->events_shared = true;
-			d->flags |= f->flags & ITS_F_ITT_UNREADABLE;
+			d->flags |= f->flags & (ITS_F_ITT_UNREADABLE |
+						ITS_F_ITT_NOT_WALKED);
 			continue;
 		}
 		*first = i;
+		if (w->itt_slots + (1ULL << bits) > ITS_WALK_MAX_ITT_SLOTS) {
+			d->flags |= ITS_F_ITT_NOT_WALKED;
+			continue;
+		}
+		w->itt_slots += 1ULL << bits;
 		w->cur_dev = d;
 		rc = scan(w, ITS_TABLE_ITT, d->device_id, d->e.itt, 1ULL << bits,
 			  w->L->ite_size, ite_fn, &unreadable);
@@ -560,6 +595,7 @@ int its_walk(const struct gmem *g, const struct its_regset *regs,
 		img->nr_its = i + 1;
 		img->its[i].index = (unsigned)i;
 		w.its = &img->its[i];
+		w.stored = w.itt_slots = 0;
 		rc = walk_one(&w, &regs->its[i], opts);
 		if (rc < 0)
 			its_err_prefix(err, "ITS %zu: ", i);

@@ -10,12 +10,15 @@
 #include <string.h>
 
 #include "its/bits.h"
+#include "its/limits.h"
 
 #define NOTE_NAME_CORE "CORE"
 
 
+/* notes: bytes of PT_NOTE read so far (libelf keeps them in memory) */
 static int count_prstatus(struct snapshot *s, Elf *elf, const GElf_Phdr *ph,
-			  int index, int *nr, struct its_err *err)
+			  int index, uint64_t phdr_off, uint64_t *notes,
+			  int *nr, struct its_err *err)
 {
 	Elf_Data *d;
 	size_t pos = 0, next;
@@ -24,6 +27,13 @@ static int count_prstatus(struct snapshot *s, Elf *elf, const GElf_Phdr *ph,
 
 	if (ph->p_filesz == 0)
 		return 0;
+	if (ph->p_filesz > ELFCORE_MAX_NOTE_BYTES - *notes)
+		return its_err_set(err, -EINVAL, s->path, phdr_off,
+				   "PT_NOTE #%d: %llu bytes of notes in all, over the limit of %u",
+				   index,
+				   (unsigned long long)(*notes + ph->p_filesz),
+				   ELFCORE_MAX_NOTE_BYTES);
+	*notes += ph->p_filesz;
 	d = elf_getdata_rawchunk(elf, (int64_t)ph->p_offset,
 				 (size_t)ph->p_filesz, ELF_T_NHDR);
 	if (!d)
@@ -52,8 +62,9 @@ static int read_phdrs(struct snapshot *s, Elf *elf, struct its_err *err)
 	GElf_Ehdr eh;
 	size_t phnum;
 	int vcpus = 0, rc;
-	uint64_t tab_end;
+	uint64_t tab_end, notes = 0;
 	const char *cls;
+	bool is64;
 
 	if (!gelf_getehdr(elf, &eh))
 		return its_err_set(err, -EINVAL, s->path, 0,
@@ -67,7 +78,8 @@ static int read_phdrs(struct snapshot *s, Elf *elf, struct its_err *err)
 		return its_err_set(err, -EINVAL, s->path, 18,
 				   "core dump is for machine %u, not ARM (expected %u EM_AARCH64)",
 				   eh.e_machine, EM_AARCH64);
-	cls = gelf_getclass(elf) == ELFCLASS64 ? "ELF64" : "ELF32";
+	is64 = gelf_getclass(elf) == ELFCLASS64;
+	cls = is64 ? "ELF64" : "ELF32";
 	if (eh.e_phentsize != (gelf_getclass(elf) == ELFCLASS64 ?
 			       sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
 		return its_err_set(err, -EINVAL, s->path, 54,
@@ -87,6 +99,12 @@ static int read_phdrs(struct snapshot *s, Elf *elf, struct its_err *err)
 	if (phnum == 0)
 		return its_err_set(err, -EINVAL, s->path, 56,
 				   "core dump has no program headers (no guest RAM)");
+	if (phnum > ELFCORE_MAX_PHNUM)
+		return its_err_set(err, -EINVAL, s->path,
+				   eh.e_phnum != PN_XNUM ? (is64 ? 56 : 44) :
+				   eh.e_shoff + (is64 ? 44 : 28),
+				   "%zu program headers over the limit of %u",
+				   phnum, ELFCORE_MAX_PHNUM);
 	tab_end = eh.e_phoff + (uint64_t)phnum * eh.e_phentsize;
 	if (eh.e_phoff > s->file_size || tab_end > s->file_size ||
 	    tab_end < eh.e_phoff)
@@ -120,7 +138,9 @@ static int read_phdrs(struct snapshot *s, Elf *elf, struct its_err *err)
 					   (unsigned long long)ph.p_filesz,
 					   (unsigned long long)s->file_size);
 		if (ph.p_type == PT_NOTE) {
-			rc = count_prstatus(s, elf, &ph, (int)i, &vcpus, err);
+			rc = count_prstatus(s, elf, &ph, (int)i,
+					    eh.e_phoff + i * eh.e_phentsize,
+					    &notes, &vcpus, err);
 			if (rc < 0)
 				return rc;
 			continue;

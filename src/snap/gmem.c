@@ -4,9 +4,194 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "its/bits.h"
 #include "its/io.h"
+
+/* ------------------------------------------------------------ index */
+
+#define LEAF_MASK	(GMEM_PINDEX_LEAF - 1)
+#define MID_SHIFT	GMEM_PINDEX_LEAF_BITS
+#define TOP_SHIFT	(GMEM_PINDEX_LEAF_BITS + GMEM_PINDEX_MID_BITS)
+#define LEAF_BYTES	(GMEM_PINDEX_LEAF * sizeof(uint64_t))
+#define MID_BYTES	(GMEM_PINDEX_MID * sizeof(uint64_t *))
+
+struct gmem_pindex {
+	uint64_t nr_pages;
+	uint64_t ***top;		/* [i >> TOP_SHIFT][mid][leaf] */
+	size_t nr_top;
+	uint64_t *flat;			/* gmem_add_pages: every leaf in it */
+	uint64_t bytes;
+};
+
+static uint64_t top_entries(uint64_t nr_pages)
+{
+	return (nr_pages >> TOP_SHIFT) +
+	       ((nr_pages & ((1ULL << TOP_SHIFT) - 1)) != 0);
+}
+
+uint64_t gmem_pindex_base_bytes(uint64_t nr_pages)
+{
+	return sizeof(struct gmem_pindex) +
+	       top_entries(nr_pages) * sizeof(uint64_t **);
+}
+
+int gmem_pindex_new(struct gmem_pindex **out, uint64_t nr_pages)
+{
+	struct gmem_pindex *x = calloc(1, sizeof(*x));
+	uint64_t nr_top = top_entries(nr_pages);
+
+	if (!x || nr_top > SIZE_MAX / sizeof(*x->top) ||
+	    !(x->top = calloc(nr_top ? (size_t)nr_top : 1, sizeof(*x->top)))) {
+		free(x);
+		return -ENOMEM;
+	}
+	x->nr_pages = nr_pages;
+	x->nr_top = (size_t)nr_top;
+	x->bytes = gmem_pindex_base_bytes(nr_pages);
+	*out = x;
+	return 0;
+}
+
+void gmem_pindex_free(struct gmem_pindex *x)
+{
+	if (!x)
+		return;
+	for (size_t t = 0; t < x->nr_top; t++) {
+		if (!x->top[t])
+			continue;
+		for (size_t m = 0; !x->flat && m < GMEM_PINDEX_MID; m++)
+			free(x->top[t][m]);
+		free(x->top[t]);
+	}
+	free(x->top);
+	free(x->flat);
+	free(x);
+}
+
+uint64_t gmem_pindex_nr_pages(const struct gmem_pindex *x)
+{
+	return x->nr_pages;
+}
+
+uint64_t gmem_pindex_bytes(const struct gmem_pindex *x)
+{
+	return x->bytes;
+}
+
+static uint64_t *leaf_of(const struct gmem_pindex *x, uint64_t i)
+{
+	uint64_t **mid = x->top[i >> TOP_SHIFT];
+
+	return mid ? mid[(i >> MID_SHIFT) & (GMEM_PINDEX_MID - 1)] : NULL;
+}
+
+uint64_t gmem_pindex_get(const struct gmem_pindex *x, uint64_t i)
+{
+	const uint64_t *leaf = leaf_of(x, i);
+
+	return leaf ? leaf[i & LEAF_MASK] : GMEM_PAGE_ABSENT;
+}
+
+uint64_t gmem_pindex_leaf_cost(const struct gmem_pindex *x, uint64_t i)
+{
+	if (!x->top[i >> TOP_SHIFT])
+		return MID_BYTES + LEAF_BYTES;
+	return leaf_of(x, i) ? 0 : LEAF_BYTES;
+}
+
+uint64_t *gmem_pindex_leaf(struct gmem_pindex *x, uint64_t i)
+{
+	uint64_t ***mid = &x->top[i >> TOP_SHIFT], **slot;
+
+	if (!*mid) {
+		*mid = calloc(GMEM_PINDEX_MID, sizeof(**mid));
+		if (!*mid)
+			return NULL;
+		x->bytes += MID_BYTES;
+	}
+	slot = &(*mid)[(i >> MID_SHIFT) & (GMEM_PINDEX_MID - 1)];
+	if (!*slot) {
+		*slot = calloc(GMEM_PINDEX_LEAF, sizeof(**slot));
+		if (!*slot)
+			return NULL;
+		x->bytes += LEAF_BYTES;
+	}
+	return *slot;
+}
+
+uint64_t *gmem_pindex_next_leaf(const struct gmem_pindex *x, uint64_t i,
+				uint64_t *first)
+{
+	i &= ~LEAF_MASK;
+	while (i < x->nr_pages) {
+		uint64_t *leaf;
+
+		if (!x->top[i >> TOP_SHIFT]) {
+			/* a missing middle node: none of its leaves */
+			i = ((i >> TOP_SHIFT) + 1) << TOP_SHIFT;
+			continue;
+		}
+		leaf = leaf_of(x, i);
+		if (leaf) {
+			*first = i;
+			return leaf;
+		}
+		i += GMEM_PINDEX_LEAF;
+	}
+	return NULL;
+}
+
+/* Pages from i on (counting at most max of them) whose entries equal e:
+ * the pages of a leaf never allocated are all ABSENT. */
+static uint64_t same_run(const struct gmem_pindex *x, uint64_t i, uint64_t e,
+			 uint64_t max)
+{
+	uint64_t n = 0;
+
+	while (n < max && i < x->nr_pages) {
+		const uint64_t *leaf = leaf_of(x, i);
+		uint64_t skip;
+
+		if (!leaf) {
+			if (e != GMEM_PAGE_ABSENT)
+				break;
+			skip = x->top[i >> TOP_SHIFT] ?
+			       GMEM_PINDEX_LEAF - (i & LEAF_MASK) :
+			       (1ULL << TOP_SHIFT) -
+			       (i & ((1ULL << TOP_SHIFT) - 1));
+			n += skip;
+			i += skip;
+			continue;
+		}
+		do {
+			if (leaf[i & LEAF_MASK] != e)
+				return n;
+			n++;
+			i++;
+		} while ((i & LEAF_MASK) && n < max && i < x->nr_pages);
+	}
+	if (i > x->nr_pages)
+		n -= i - x->nr_pages;
+	return n < max ? n : max;
+}
+
+uint64_t gmem_region_page(const struct gmem_region *r, uint64_t i)
+{
+	return gmem_pindex_get(r->index, i);
+}
+
+/* ------------------------------------------------------------ map */
+
+/* Reads of at least this many bytes of an extent (an ELF core's PT_LOAD, a
+ * raw image) look for holes first, two lseeks: a maximal ITT in a sparse
+ * core is one page of data and 508 KiB of hole. A stream's page copies are
+ * data, never looked at. */
+#define GMEM_SPARSE_READ 4096
+
+static uint64_t file_run_at(int fd, uint64_t foff, uint64_t max, bool *hole);
 
 struct gmem {
 	char *path;
@@ -37,7 +222,7 @@ void gmem_free(struct gmem *g)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->n; i++)
-		free(g->r[i].pages);
+		gmem_pindex_free(g->r[i].index);
 	free(g->r);
 	free(g->path);
 	free(g);
@@ -95,39 +280,82 @@ int gmem_add_extent(struct gmem *g, const char *name, uint64_t gpa,
 	return 0;
 }
 
-int gmem_add_pages(struct gmem *g, const char *name, uint64_t gpa,
-		   uint64_t size, unsigned page_shift, uint64_t **pages,
-		   struct its_err *err)
+static int check_pages(struct gmem *g, const char *name, uint64_t size,
+		       unsigned page_shift, struct its_err *err)
 {
-	struct gmem_region *r;
-	uint64_t nr;
-	int rc;
-
 	if (page_shift < 9 || page_shift > 30 ||
 	    (size & ((1ULL << page_shift) - 1)))
 		return its_err_set(err, -EINVAL, g->path, ITS_ERR_NO_OFFSET,
 				   "RAM region '%s': size 0x%llx is not a multiple of the %llu-byte page",
 				   name, (unsigned long long)size,
 				   1ULL << (page_shift < 63 ? page_shift : 0));
-	nr = size >> page_shift;
-	if (nr > SIZE_MAX / sizeof(uint64_t))
-		return its_err_set(err, -ENOMEM, g->path, ITS_ERR_NO_OFFSET,
-				   "RAM region '%s' is too large to index", name);
-	rc = region_push(g, name, gpa, size, &r, err);
-	if (rc < 0)
+	return 0;
+}
+
+int gmem_add_index(struct gmem *g, const char *name, uint64_t gpa,
+		   uint64_t size, unsigned page_shift, struct gmem_pindex *index,
+		   struct its_err *err)
+{
+	struct gmem_region *r;
+	int rc = check_pages(g, name, size, page_shift, err);
+
+	if (rc == 0 && index->nr_pages != size >> page_shift)
+		rc = its_err_set(err, -EINVAL, g->path, ITS_ERR_NO_OFFSET,
+				 "RAM region '%s': index of %llu pages for 0x%llx bytes",
+				 name, (unsigned long long)index->nr_pages,
+				 (unsigned long long)size);
+	if (rc == 0)
+		rc = region_push(g, name, gpa, size, &r, err);
+	if (rc < 0) {
+		gmem_pindex_free(index);
 		return rc;
+	}
 	r->type = GMEM_REGION_PAGES;
 	r->page_shift = page_shift;
-	r->nr_pages = nr;
-	r->pages = calloc((size_t)nr, sizeof(uint64_t));
-	if (!r->pages) {
-		g->n--;
-		return its_err_set(err, -ENOMEM, g->path, ITS_ERR_NO_OFFSET,
-				   "out of memory for the page index of '%s' (%llu pages)",
-				   name, (unsigned long long)nr);
-	}
-	*pages = r->pages;
+	r->nr_pages = index->nr_pages;
+	r->index = index;
 	return 0;
+}
+
+int gmem_add_pages(struct gmem *g, const char *name, uint64_t gpa,
+		   uint64_t size, unsigned page_shift, uint64_t **pages,
+		   struct its_err *err)
+{
+	struct gmem_pindex *x = NULL;
+	uint64_t nr, leaves;
+	int rc = check_pages(g, name, size, page_shift, err);
+
+	if (rc < 0)
+		return rc;
+	nr = size >> page_shift;
+	leaves = (nr + LEAF_MASK) >> GMEM_PINDEX_LEAF_BITS;
+	if (leaves > SIZE_MAX / LEAF_BYTES || gmem_pindex_new(&x, nr) < 0)
+		goto nomem;
+	x->flat = calloc(leaves ? (size_t)leaves : 1, LEAF_BYTES);
+	if (!x->flat)
+		goto nomem;
+	x->bytes += leaves * LEAF_BYTES;
+	for (uint64_t i = 0; i < nr; i += GMEM_PINDEX_LEAF) {
+		uint64_t ***mid = &x->top[i >> TOP_SHIFT];
+
+		if (!*mid) {
+			*mid = calloc(GMEM_PINDEX_MID, sizeof(**mid));
+			if (!*mid)
+				goto nomem;
+			x->bytes += MID_BYTES;
+		}
+		(*mid)[(i >> MID_SHIFT) & (GMEM_PINDEX_MID - 1)] = x->flat + i;
+	}
+	rc = gmem_add_index(g, name, gpa, size, page_shift, x, err);
+	if (rc < 0)
+		return rc;
+	*pages = x->flat;
+	return 0;
+nomem:
+	gmem_pindex_free(x);
+	return its_err_set(err, -ENOMEM, g->path, ITS_ERR_NO_OFFSET,
+			   "out of memory for the page index of '%s' (%llu pages)",
+			   name, (unsigned long long)nr);
 }
 
 int gmem_set_gpa(struct gmem *g, size_t index, uint64_t gpa,
@@ -241,8 +469,9 @@ enum gmem_kind gmem_span(const struct gmem *g, uint64_t gpa, uint64_t max,
 		*run = left;
 		return GMEM_ABSENT;
 	} else {
-		uint64_t psz = 1ULL << r->page_shift;
-		uint64_t idx = off >> r->page_shift, e = r->pages[idx];
+		const unsigned shift = r->page_shift;
+		uint64_t psz = 1ULL << shift;
+		uint64_t idx = off >> shift, e = gmem_pindex_get(r->index, idx);
 		enum gmem_kind k = e == GMEM_PAGE_ABSENT ? GMEM_ABSENT :
 				   GMEM_PAGE_IS_ZERO(e) ? GMEM_ZERO :
 				   GMEM_FILE_BYTES;
@@ -250,11 +479,13 @@ enum gmem_kind gmem_span(const struct gmem *g, uint64_t gpa, uint64_t max,
 
 		/* Extend over following pages of the same kind, except file
 		 * pages, whose offsets need not be contiguous. */
-		while (k != GMEM_FILE_BYTES && n < left &&
-		       ++idx < r->nr_pages &&
-		       (k == GMEM_ABSENT ? r->pages[idx] == GMEM_PAGE_ABSENT :
-					   r->pages[idx] == e))
-			n += psz;
+		if (k != GMEM_FILE_BYTES && n < left) {
+			uint64_t want = (left - n) >> shift;
+
+			if ((left - n) & (psz - 1))
+				want++;
+			n += same_run(r->index, idx + 1, e, want) << shift;
+		}
 		*run = min64(n, left);
 		return k;
 	}
@@ -279,7 +510,7 @@ static void piece(const struct gmem_region *r, uint64_t off, uint64_t *foff,
 		*foff = r->file_off + off;
 		*fill = 0;
 	} else {
-		uint64_t e = r->pages[off >> r->page_shift];
+		uint64_t e = gmem_pindex_get(r->index, off >> r->page_shift);
 
 		*fill = GMEM_PAGE_FILL(e);
 		*foff = e + (off & ((1ULL << r->page_shift) - 1));
@@ -368,6 +599,20 @@ static int read_raw(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
 		case GMEM_FILE_BYTES:
 			r = find_region(g, gpa, &inside);
 			piece(r, gpa - r->gpa, &foff, &fill);
+			if (r->type == GMEM_REGION_EXTENT &&
+			    run >= GMEM_SPARSE_READ) {
+				/* a sparse file's holes: zeros, not read */
+				bool hole;
+				uint64_t ext = file_run_at(g->fd, foff, run,
+							   &hole);
+
+				if (ext)
+					run = ext;
+				if (ext && hole) {
+					memset(p, 0, (size_t)run);
+					break;
+				}
+			}
 			rc = its_pread_full(g->fd, p, (size_t)run, foff, g->path,
 					    err);
 			if (rc < 0) {
@@ -382,6 +627,52 @@ static int read_raw(const struct gmem *g, uint64_t gpa, void *buf, size_t len,
 		len -= (size_t)run;
 	}
 	return 0;
+}
+
+/* The run of at most max file bytes from foff on that is all hole (*hole)
+ * or all data; 0 when the file system cannot tell. */
+static uint64_t file_run_at(int fd, uint64_t foff, uint64_t max, bool *hole)
+{
+	struct stat st;
+	off_t d;
+
+	*hole = false;
+	if (foff > INT64_MAX)
+		return 0;
+	d = lseek(fd, (off_t)foff, SEEK_DATA);
+	if (d < 0) {
+		/* no data after foff: a hole up to the end of the file, but
+		 * not past it (a cut file must fail to read, not read 0s) */
+		if (errno != ENXIO || fstat(fd, &st) < 0 ||
+		    (uint64_t)st.st_size <= foff)
+			return 0;
+		*hole = true;
+		return min64(max, (uint64_t)st.st_size - foff);
+	}
+	if ((uint64_t)d > foff) {
+		*hole = true;
+		return min64(max, (uint64_t)d - foff);
+	}
+	d = lseek(fd, (off_t)foff, SEEK_HOLE);
+	return d > (off_t)foff ? min64(max, (uint64_t)d - foff) : 0;
+}
+
+uint64_t gmem_file_run(const struct gmem *g, uint64_t gpa, uint64_t max,
+		       bool *hole)
+{
+	const struct gmem_region *r;
+	uint64_t run, foff;
+	uint8_t fill;
+	bool inside;
+
+	*hole = false;
+	if (gmem_span(g, gpa, max, &run) != GMEM_FILE_BYTES)
+		return 0;
+	r = find_region(g, gpa, &inside);
+	if (r->type != GMEM_REGION_EXTENT)
+		return 0;
+	piece(r, gpa - r->gpa, &foff, &fill);
+	return file_run_at(g->fd, foff, run, hole);
 }
 
 int gmem_locate(const struct gmem *g, uint64_t gpa, uint64_t *file_off,

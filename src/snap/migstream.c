@@ -18,6 +18,8 @@ struct ms_info_priv {
 	struct migstream_info pub;
 	char **strs;			/* interned idstrs */
 	size_t nr_strs, cap_strs;
+	uint32_t *str_hash;		/* 1 + index into strs, 0 = empty */
+	size_t cap_hash;		/* a power of two, > 2 * nr_strs */
 	size_t cap_records, cap_warnings;
 };
 
@@ -39,7 +41,8 @@ static int ms_rd_open(struct ms_rd *r, const char *path, int fd,
 	r->path = path;
 	r->fd = fd;
 	r->size = size;
-	r->drop_next = UINT64_MAX;
+	/* the window mode releases nothing, but reports progress there */
+	r->drop_next = MS_DROP_EVERY;
 	if (!(flags & MIGSTREAM_PREAD) && size <= SIZE_MAX) {
 		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd,
 			       0);
@@ -68,6 +71,8 @@ void ms_rd_drop(struct ms_rd *r, uint64_t off)
 			      MADV_DONTNEED);
 	r->dropped = to;
 	r->drop_next = off + MS_DROP_EVERY;
+	if (r->progress)
+		r->progress(r->progress_arg, off, r->size);
 }
 
 static void ms_rd_close(struct ms_rd *r)
@@ -260,11 +265,53 @@ static int ms_footer(struct ms_parser *p, uint64_t off, uint32_t sid,
 
 /* ------------------------------------------------------------ records */
 
+static size_t str_slot(const uint8_t *s, size_t len, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	return (size_t)h & (cap - 1);
+}
+
+static bool str_hash_grow(struct ms_info_priv *ip)
+{
+	size_t cap = ip->cap_hash ? ip->cap_hash * 2 : 64;
+	uint32_t *h = calloc(cap, sizeof(*h));
+
+	if (!h)
+		return false;
+	for (size_t i = 0; i < ip->nr_strs; i++) {
+		const char *c = ip->strs[i];
+		size_t k = str_slot((const uint8_t *)c, strlen(c), cap);
+
+		while (h[k])
+			k = (k + 1) & (cap - 1);
+		h[k] = (uint32_t)i + 1;
+	}
+	free(ip->str_hash);
+	ip->str_hash = h;
+	ip->cap_hash = cap;
+	return true;
+}
+
+/* One copy of each idstr: a stream repeats them (10^7 sections of one
+ * device would otherwise cost 10^7 copies). */
 const char *ms_intern(struct ms_parser *p, const void *str, size_t len)
 {
 	struct ms_info_priv *ip = (struct ms_info_priv *)p->mi;
+	size_t k;
 	char *c;
 
+	if (2 * (ip->nr_strs + 1) >= ip->cap_hash && !str_hash_grow(ip))
+		return NULL;
+	for (k = str_slot(str, len, ip->cap_hash); ip->str_hash[k];
+	     k = (k + 1) & (ip->cap_hash - 1)) {
+		const char *o = ip->strs[ip->str_hash[k] - 1];
+
+		if (!strncmp(o, str, len) && !o[len])
+			return o;
+	}
 	if (ip->nr_strs == ip->cap_strs) {
 		size_t cap = ip->cap_strs ? ip->cap_strs * 2 : 32;
 		char **n = realloc(ip->strs, cap * sizeof(*n));
@@ -280,6 +327,7 @@ const char *ms_intern(struct ms_parser *p, const void *str, size_t len)
 	memcpy(c, str, len);
 	c[len] = '\0';
 	ip->strs[ip->nr_strs++] = c;
+	ip->str_hash[k] = (uint32_t)ip->nr_strs;
 	return c;
 }
 
@@ -379,6 +427,7 @@ void migstream_info_free(struct migstream_info *mi)
 	for (size_t i = 0; i < ip->nr_strs; i++)
 		free(ip->strs[i]);
 	free(ip->strs);
+	free(ip->str_hash);
 	free(ip);
 }
 
@@ -492,7 +541,8 @@ static int ms_not_a_stream(struct ms_parser *p, const uint8_t *b, size_t n)
 	memcpy(m, b, n < 4 ? n : 4);
 	/* file:...,offset=N: zeros (or the kept prefix), QEVM further on */
 	if (p->base == 0) {
-		uint64_t lim = p->rd.size < 65536 ? p->rd.size : 65536;
+		uint64_t lim = p->rd.size < MS_OFFSET_SCAN ? p->rd.size :
+							      MS_OFFSET_SCAN;
 
 		for (uint64_t q = 512; q + 8 <= lim; q += 512) {
 			const uint8_t *c = ms_get(&p->rd, q, 8);
@@ -623,10 +673,12 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 			return ms_trunc(p, at, 4, "the capability count");
 		n = its_be32(b);
 		at += 4;
-		if (n > MS_MAX_CAPABILITIES || !ms_have(&p->rd, at, n))
+		if (n > MS_MAX_CAPABILITIES)
 			return ms_bad(p, at - 4,
-				      "capability count %u is not plausible (at most %u, and one byte each)",
+				      "capability count %u over the limit of %u",
 				      n, MS_MAX_CAPABILITIES);
+		if (!ms_have(&p->rd, at, n))
+			return ms_trunc(p, at, n, "the capability names");
 		for (uint32_t i = 0; i < n; i++) {
 			const uint8_t *s;
 			size_t len;
@@ -680,10 +732,10 @@ static int ms_configuration(struct ms_parser *p, uint64_t *pos)
 				b[0]);
 	rec = ms_rec_begin(p, QEMU_VM_CONFIGURATION, q);
 	len = its_be32(b + 1);
-	if (len > 255)
+	if (len > MS_MAX_MACHINE_NAME)
 		return ms_bad(p, q + 1,
-			      "machine type name of %u bytes (at most 255 expected)",
-			      len);
+			      "machine type name of %u bytes over the limit of %u",
+			      len, MS_MAX_MACHINE_NAME);
 	b = ms_get(&p->rd, q + 5, len);
 	if (!b)
 		return ms_trunc(p, q + 5, len, "the machine type name");
@@ -918,9 +970,16 @@ static int ms_section_header(struct ms_parser *p, uint64_t off, uint32_t *sid,
 			      *sid);
 	*inst = its_be32(s + len);
 	*ver = its_be32(s + len + 4);
-	*idstr = ms_intern(p, s, len);
-	if (!*idstr)
-		return ms_nomem(p);
+	if (p->mi->nr_records < MIGSTREAM_MAX_RECORDS) {
+		*idstr = ms_intern(p, s, len);
+		if (!*idstr)
+			return ms_nomem(p);
+	} else {
+		/* a record that is counted, not kept: no copy to keep */
+		memcpy(p->idstr_buf, s, len);
+		p->idstr_buf[len] = '\0';
+		*idstr = p->idstr_buf;
+	}
 	*payload = off + 6 + len + 8;
 	return 0;
 }
@@ -1003,7 +1062,7 @@ static int ms_iterable(struct ms_parser *p, uint8_t type, uint64_t off,
 					sid, ver);
 		p->ram_started = true;
 		p->ram_section_id = sid;
-		p->ram_idstr = idstr;
+		p->ram_idstr = "ram";
 		p->ram_instance = inst;
 		p->ram_version = ver;
 	} else {
@@ -1340,6 +1399,10 @@ int migstream_open_flags(struct snapshot *s, const struct snap_open_opts *opts,
 	if (rc < 0) {
 		free(ip);
 		return ms_nomem(&p);
+	}
+	if (opts) {
+		p.rd.progress = opts->progress;
+		p.rd.progress_arg = opts->progress_arg;
 	}
 	rc = gmem_new(&p.mem, s->path, s->fd, err);
 	if (rc == 0)

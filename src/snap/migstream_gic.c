@@ -80,6 +80,10 @@ int ms_gic_its(struct ms_parser *p, uint64_t rec, uint64_t payload,
 		return ms_bad(p, payload + ITS_PAYLOAD,
 			      "section 'arm_gicv3_its' (id %u) not followed by its footer after the 96-byte version 0 layout",
 			      sid);
+	if (p->nr_its >= MS_MAX_ITS)
+		return ms_bad(p, rec,
+			      "section 'arm_gicv3_its' instance %u (id %u) is ITS %u, over the limit of %u",
+			      inst, sid, p->nr_its + 1, MS_MAX_ITS);
 	rc = its_regset_reserve(&p->regs, p->nr_its + 1, p->regs.nr_rd);
 	if (rc < 0)
 		return ms_nomem(p);
@@ -207,6 +211,10 @@ static int gicv3_fixed(struct ms_parser *p, uint64_t payload, uint32_t sid,
 			    ms_plausible_record(p, q + 5))
 				break;
 		}
+		if (*n >= MS_MAX_VCPUS)
+			return ms_bad(p, q,
+				      "section 'arm_gicv3' (id %u): %zu vCPUs or more, over the limit of %u",
+				      sid, *n + 1, MS_MAX_VCPUS);
 		b = ms_get(&p->rd, q, GICV3_CPU_FIXED);
 		if (!b)
 			return ms_trunc(p, q, GICV3_CPU_FIXED,
@@ -341,6 +349,11 @@ static int gicv3_vmdesc(struct ms_parser *p, uint64_t rec, uint64_t payload,
 				return ms_bad(p, rec,
 					      "vmdesc of 'arm_gicv3': GICR registers lie outside the %llu-byte vCPU struct",
 					      (unsigned long long)size);
+			if (count > MS_MAX_VCPUS - *n)
+				return ms_bad(p, rec,
+					      "section 'arm_gicv3' (id %u): %llu vCPUs over the limit of %u",
+					      sid, (unsigned long long)(*n + count),
+					      MS_MAX_VCPUS);
 			for (uint64_t k = 0; k < count; k++) {
 				uint64_t el = payload + at + k * size;
 				const uint8_t *a = ms_get(&p->rd, el + prop, 8);
@@ -390,8 +403,6 @@ int ms_gic_gicv3(struct ms_parser *p, uint64_t rec, uint64_t payload,
 	if (rc == 0 && n == 0)
 		rc = ms_bad(p, rec, "section 'arm_gicv3' (id %u) holds no vCPU",
 			    sid);
-	if (rc == 0 && n > (size_t)INT32_MAX)
-		rc = ms_bad(p, rec, "section 'arm_gicv3': too many vCPUs");
 	if (rc == 0 && its_regset_reserve(&p->regs, p->regs.nr_its, n) < 0)
 		rc = ms_nomem(p);
 	if (rc == 0) {

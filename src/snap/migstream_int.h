@@ -9,6 +9,7 @@
 #include "its/bits.h"
 #include "its/err.h"
 #include "its/gmem.h"
+#include "its/limits.h"
 #include "its/migstream.h"
 #include "its/regset.h"
 #include "its/snapshot.h"
@@ -40,16 +41,7 @@ struct json_object;
  * before. File offsets stay below 2^62 (checked), so it never collides. */
 #define MS_PAGE_RESENT			(1ULL << 62)
 
-/* Bounds on what the file may make us allocate or scan. */
-#define MS_MAX_BLOCKS			4096u
-#define MS_MAX_CAPABILITIES		256u
-#define MS_RESYNC_BUDGET		(1ULL << 30)
-#define MS_MAX_VMDESC			(64u << 20)
-#define MS_VMDESC_SCAN			(64u << 20)
-#define MS_TRAILING_ZEROS		(64u << 10)
-#define MS_RESYNC_WINDOW		(16u << 20)
-#define MS_INDEX_SLACK			(64u << 20)
-#define MS_JSON_DEPTH			256
+/* Bounds on what the file may make us allocate or scan: its/limits.h. */
 
 /* ------------------------------------------------------------ reader */
 
@@ -67,6 +59,8 @@ struct ms_rd {
 	size_t buf_len, buf_cap;
 	int io_errno;			/* last pread failure, 0 if none */
 	uint64_t dropped, drop_next;	/* mmap: pages released behind */
+	snap_progress_fn progress;	/* called where pages are released */
+	void *progress_arg;
 };
 
 #define MS_RD_MAX_GET	(64u << 10)	/* largest single ms_get */
@@ -99,8 +93,10 @@ struct ms_block {
 	struct migstream_ramblock *info;	/* into mi->blocks (stable
 						 * once the list is read) */
 	uint64_t nr_pages;
-	uint64_t *pages;		/* index (gmem's or ours), or NULL */
-	bool own_pages;			/* ours: free at the end */
+	struct gmem_pindex *index;	/* gmem's or ours, or NULL */
+	bool own_index;			/* ours: free at the end */
+	uint64_t *leaf;			/* of the last page recorded */
+	uint64_t leaf_first;		/* its first page */
 };
 
 struct ms_vmdesc_key {
@@ -140,8 +136,9 @@ struct ms_parser {
 	struct ms_block *cur;		/* for CONTINUE */
 	bool ram_started, ram_ended;
 	uint32_t ram_section_id;
-	const char *ram_idstr;		/* interned "ram" */
+	const char *ram_idstr;		/* "ram" */
 	uint32_t ram_instance, ram_version;
+	char idstr_buf[QEMU_COUNTED_STRING_MAX + 1]; /* records not kept */
 	uint64_t index_bytes;		/* page index allocated so far */
 	uint64_t zero_fill_nonzero;	/* ZERO records with fill != 0 */
 	uint64_t zero_fill_first;

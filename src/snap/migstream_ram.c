@@ -1,7 +1,8 @@
 /* The "ram" section of a QEMU migration stream (spec §9, §11, §16): the
  * MEM_SIZE block list, page records and mapped-ram bitmaps, turned into one
  * page index per RAMBlock (8 bytes a page: file offset of the last copy,
- * GMEM_PAGE_ZERO|fill, or GMEM_PAGE_ABSENT). Page data is never read. */
+ * GMEM_PAGE_ZERO|fill, or GMEM_PAGE_ABSENT), kept only where the stream
+ * has pages. Page data is never read. */
 #include "migstream_int.h"
 
 #include <errno.h>
@@ -55,8 +56,9 @@ static int ms_block_add(struct ms_parser *p, uint64_t decl, const char *s,
 	char *name;
 
 	if (mi->nr_blocks >= MS_MAX_BLOCKS)
-		return ms_bad(p, decl, "more than %u RAM blocks in the block list",
-			      MS_MAX_BLOCKS);
+		return ms_bad(p, decl,
+			      "RAMBlock '%s' is block %zu of the block list, over the limit of %u",
+			      s, mi->nr_blocks + 1, MS_MAX_BLOCKS);
 	for (size_t i = 0; i < mi->nr_blocks; i++)
 		if (!strcmp(mi->blocks[i].name, s))
 			return ms_bad(p, decl,
@@ -212,32 +214,58 @@ static int ms_map_blocks(struct ms_parser *p, uint64_t rec)
 
 /* ------------------------------------------------------------ index */
 
-static int ms_block_index(struct ms_parser *p, struct ms_block *b,
-			  uint64_t rec)
+static int ms_index_over(struct ms_parser *p, struct ms_block *b,
+			 uint64_t rec, uint64_t cost)
+{
+	uint64_t budget = p->rd.size + MS_INDEX_SLACK;
+
+	if (cost <= budget && p->index_bytes <= budget - cost) {
+		p->index_bytes += cost;
+		return 0;
+	}
+	return ms_bad(p, rec,
+		      "RAMBlock '%s': the page index would grow over the limit of %llu bytes (the file's size plus %u MiB): pages too scattered for a stream of this size",
+		      b->info->name, (unsigned long long)budget,
+		      MS_INDEX_SLACK >> 20);
+}
+
+/* The index of block b (from its first page record on), and its leaf for
+ * page i in b->leaf. Index memory is checked before it is allocated: at
+ * most the file's size plus MS_INDEX_SLACK in all. */
+static int ms_block_leaf(struct ms_parser *p, struct ms_block *b, uint64_t i,
+			 uint64_t rec)
 {
 	struct migstream_ramblock *bi = b->info;
-	uint64_t bytes = b->nr_pages * sizeof(uint64_t);
-	uint64_t budget = p->rd.size + MS_INDEX_SLACK;
 	int rc;
 
-	if (bytes > budget || p->index_bytes > budget - bytes)
-		return ms_bad(p, rec,
-			      "RAMBlock '%s' (0x%llx bytes) is larger than this file can describe",
-			      bi->name, (unsigned long long)bi->used_length);
-	if (bi->mapped) {
-		rc = gmem_add_pages(p->mem, bi->name, bi->gpa, bi->used_length,
-				    p->page_shift, &b->pages, p->err);
-		if (rc < 0) {
-			p->err->offset = bi->decl_offset;
+	if (!b->index) {
+		rc = ms_index_over(p, b, rec,
+				   gmem_pindex_base_bytes(b->nr_pages));
+		if (rc < 0)
 			return rc;
-		}
-	} else {
-		b->pages = calloc((size_t)b->nr_pages, sizeof(uint64_t));
-		if (!b->pages)
+		if (gmem_pindex_new(&b->index, b->nr_pages) < 0)
 			return ms_nomem(p);
-		b->own_pages = true;
+		b->own_index = true;
+		if (bi->mapped) {
+			/* gmem owns it from here, also on failure */
+			b->own_index = false;
+			rc = gmem_add_index(p->mem, bi->name, bi->gpa,
+					    bi->used_length, p->page_shift,
+					    b->index, p->err);
+			if (rc < 0) {
+				b->index = NULL;
+				p->err->offset = bi->decl_offset;
+				return rc;
+			}
+		}
 	}
-	p->index_bytes += bytes;
+	rc = ms_index_over(p, b, rec, gmem_pindex_leaf_cost(b->index, i));
+	if (rc < 0)
+		return rc;
+	b->leaf = gmem_pindex_leaf(b->index, i);
+	if (!b->leaf)
+		return ms_nomem(p);
+	b->leaf_first = i & ~(GMEM_PINDEX_LEAF - 1);
 	return 0;
 }
 
@@ -249,11 +277,6 @@ static int ms_mapped_ram_index(struct ms_parser *p, struct ms_block *b)
 	uint64_t nbytes = (b->nr_pages + 7) / 8, done = 0, data = 0;
 	int rc;
 
-	if (bi->mapped) {
-		rc = ms_block_index(p, b, bi->decl_offset);
-		if (rc < 0)
-			return rc;
-	}
 	while (done < nbytes) {
 		size_t n = nbytes - done > MS_RD_MAX_GET ? MS_RD_MAX_GET :
 							  (size_t)(nbytes - done);
@@ -272,10 +295,18 @@ static int ms_mapped_ram_index(struct ms_parser *p, struct ms_block *b)
 				if (i >= b->nr_pages)
 					break;
 				data += set;
-				if (b->pages)
-					b->pages[i] = set ?
-						bi->pages_offset + i * p->page_size :
-						GMEM_PAGE_ZERO;
+				if (!bi->mapped)
+					continue;
+				if (!b->leaf || i - b->leaf_first >=
+						GMEM_PINDEX_LEAF) {
+					rc = ms_block_leaf(p, b, i,
+							   bi->decl_offset);
+					if (rc < 0)
+						return rc;
+				}
+				b->leaf[i - b->leaf_first] = set ?
+					bi->pages_offset + i * p->page_size :
+					GMEM_PAGE_ZERO;
 			}
 		}
 		done += n;
@@ -378,6 +409,11 @@ static int ms_mem_size(struct ms_parser *p, uint64_t rec, uint64_t total,
 				      "RAMBlock '%s' length 0x%llx is not a multiple of the %u-byte page",
 				      name, (unsigned long long)used,
 				      p->page_size);
+		if (used > MS_MAX_RAMBLOCK_BYTES)
+			return ms_bad(p, decl,
+				      "RAMBlock '%s' length 0x%llx over the limit of 0x%llx (the 52-bit physical address space)",
+				      name, (unsigned long long)used,
+				      (unsigned long long)MS_MAX_RAMBLOCK_BYTES);
 		sum += used;
 		memset(&tmp, 0, sizeof(tmp));
 		if (p->x_ignore_shared) {
@@ -468,7 +504,7 @@ int ms_ram_records(struct ms_parser *p, uint64_t *pos)
 
 	for (;;) {
 		const uint8_t *b = ms_get(rd, q, 8);
-		uint64_t h, flags, off, rec = q, e;
+		uint64_t h, flags, off, rec = q, e, i;
 		uint64_t *slot;
 
 		if (!b) {
@@ -531,8 +567,9 @@ int ms_ram_records(struct ms_parser *p, uint64_t *pos)
 				      "page offset 0x%llx beyond RAMBlock '%s' (0x%llx bytes)",
 				      (unsigned long long)off, cur->info->name,
 				      (unsigned long long)cur->info->used_length);
-		if (!cur->pages) {
-			rc = ms_block_index(p, cur, rec);
+		i = off >> shift;
+		if (!cur->leaf || i - cur->leaf_first >= GMEM_PINDEX_LEAF) {
+			rc = ms_block_leaf(p, cur, i, rec);
 			if (rc < 0)
 				return rc;
 		}
@@ -554,7 +591,7 @@ int ms_ram_records(struct ms_parser *p, uint64_t *pos)
 			q += psz;
 			cur->info->records_data++;
 		}
-		slot = &cur->pages[off >> shift];
+		slot = &cur->leaf[i - cur->leaf_first];
 		if (*slot != GMEM_PAGE_ABSENT)
 			e |= MS_PAGE_RESENT;
 		*slot = e;
@@ -577,27 +614,32 @@ int ms_ram_finish(struct ms_parser *p)
 		struct ms_block *b = &p->blocks[i];
 		struct migstream_ramblock *bi = b->info;
 
-		if (b->pages) {
-			uint64_t d = 0, z = 0, a = 0, r = 0;
+		if (b->index) {
+			uint64_t d = 0, z = 0, r = 0, first = 0, *leaf;
 
-			for (uint64_t k = 0; k < b->nr_pages; k++) {
-				uint64_t e = b->pages[k];
+			/* leaves never allocated hold absent pages only */
+			while ((leaf = gmem_pindex_next_leaf(b->index, first,
+							     &first))) {
+				for (uint64_t k = 0; k < GMEM_PINDEX_LEAF; k++) {
+					uint64_t e = leaf[k];
 
-				if (e & MS_PAGE_RESENT) {
-					r++;
-					e &= ~MS_PAGE_RESENT;
-					b->pages[k] = e;
+					if (e & MS_PAGE_RESENT) {
+						r++;
+						e &= ~MS_PAGE_RESENT;
+						leaf[k] = e;
+					}
+					if (e == GMEM_PAGE_ABSENT)
+						continue;
+					if (GMEM_PAGE_IS_ZERO(e))
+						z++;
+					else
+						d++;
 				}
-				if (e == GMEM_PAGE_ABSENT)
-					a++;
-				else if (GMEM_PAGE_IS_ZERO(e))
-					z++;
-				else
-					d++;
+				first += GMEM_PINDEX_LEAF;
 			}
 			bi->pages_data = d;
 			bi->pages_zero = z;
-			bi->pages_absent = a;
+			bi->pages_absent = b->nr_pages - d - z;
 			bi->pages_resent = r;
 		} else if (!bi->mapped_ram) {
 			bi->pages_absent = b->nr_pages;
@@ -633,8 +675,8 @@ int ms_ram_finish(struct ms_parser *p)
 void ms_ram_release(struct ms_parser *p)
 {
 	for (size_t i = 0; p->blocks && i < p->mi->nr_blocks; i++)
-		if (p->blocks[i].own_pages)
-			free(p->blocks[i].pages);
+		if (p->blocks[i].own_index)
+			gmem_pindex_free(p->blocks[i].index);
 	free(p->blocks);
 	free(p->by_name);
 	p->blocks = NULL;

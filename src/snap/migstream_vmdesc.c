@@ -12,8 +12,6 @@
 
 #include "its/io.h"
 
-#define VMSD_MAX_DEPTH 64
-
 /* ------------------------------------------------------------ parse */
 
 static int key_cmp(const void *a, const void *b)
@@ -54,6 +52,46 @@ static int vmdesc_index(struct ms_vmdesc *vd)
 	return 0;
 }
 
+/* What json-c would build from the text, counted first: it spends ~800
+ * bytes on an object and ~70 on a number, so a few MiB of "{}," could take
+ * gigabytes. Members and elements are separated by commas: values <= commas
+ * + objects + 1. */
+static int vmdesc_count(struct ms_parser *p, uint64_t marker, const char *t,
+			uint64_t len)
+{
+	uint64_t values = 1, objects = 0;
+	bool in_str = false;
+
+	for (uint64_t i = 0; i < len; i++) {
+		char c = t[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == ',') {
+			values++;
+		} else if (c == '{' || c == '[') {
+			objects++;
+			values++;
+		}
+	}
+	if (objects > MS_MAX_VMDESC_OBJECTS)
+		return ms_bad(p, marker,
+			      "vmdesc JSON of %llu objects and arrays over the limit of %u",
+			      (unsigned long long)objects, MS_MAX_VMDESC_OBJECTS);
+	if (values > MS_MAX_VMDESC_VALUES)
+		return ms_bad(p, marker,
+			      "vmdesc JSON of %llu values over the limit of %u",
+			      (unsigned long long)values, MS_MAX_VMDESC_VALUES);
+	return 0;
+}
+
 int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 {
 	struct migstream_info *mi = p->mi;
@@ -68,7 +106,7 @@ int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 
 	if (len > MS_MAX_VMDESC || len > INT_MAX)
 		return ms_bad(p, marker,
-			      "vmdesc JSON of %llu bytes is larger than the %u bytes accepted",
+			      "vmdesc JSON of %llu bytes over the limit of %u",
 			      (unsigned long long)len, MS_MAX_VMDESC);
 	if (!ms_have(&p->rd, at, len))
 		return ms_trunc(p, at, len, "the vmdesc JSON");
@@ -85,6 +123,11 @@ int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 			return rc;
 		}
 		text = copy;
+	}
+	rc = vmdesc_count(p, marker, text, len);
+	if (rc < 0) {
+		free(copy);
+		return rc;
 	}
 	tok = json_tokener_new_ex(MS_JSON_DEPTH);
 	if (!tok) {
@@ -104,6 +147,9 @@ int ms_vmdesc_parse_at(struct ms_parser *p, uint64_t marker, uint64_t len)
 			      root ? "trailing data" :
 			      jerr == json_tokener_continue ?
 				      "unexpected end of the JSON text" :
+			      jerr == json_tokener_error_depth ?
+				      "nesting over the limit of "
+				      ITS_STR(MS_JSON_DEPTH) " levels" :
 				      json_tokener_error_desc(jerr));
 	}
 	if (used != len) {
@@ -318,7 +364,8 @@ static int vmsd_bytes(struct json_object *vmsd, uint64_t limit, uint64_t *out,
 	uint64_t sum = 0;
 
 	if (depth > VMSD_MAX_DEPTH) {
-		*why = "subsections nested too deeply";
+		*why = "subsections nested over the limit of "
+		       ITS_STR(VMSD_MAX_DEPTH) " levels";
 		return -EINVAL;
 	}
 	if (!json_object_is_type(vmsd, json_type_object)) {

@@ -536,7 +536,9 @@ START_TEST(test_qemu10_pread_same)
 	rb = gmem_region_at(b.mem, 0);
 	ck_assert_uint_eq(ra->nr_pages, 65536);
 	ck_assert_uint_eq(rb->nr_pages, 65536);
-	ck_assert_mem_eq(ra->pages, rb->pages, 65536 * sizeof(uint64_t));
+	for (uint64_t k = 0; k < 65536; k++)
+		ck_assert_uint_eq(gmem_region_page(ra, k),
+				  gmem_region_page(rb, k));
 	ck_assert_mem_eq(&a.regs.its[0], &b.regs.its[0], sizeof(a.regs.its[0]));
 	close_snap(&a);
 	close_snap(&b);
@@ -1334,7 +1336,8 @@ START_TEST(test_unknown_machine_and_ram_base)
 	const struct migstream_info *mi;
 	struct snap_ram_base rb[] = { { "mach-virt.ram", 0x80000000 } };
 	struct snap_ram_base bad[] = { { "pc.ram", 0 } };
-	struct snap_open_opts o = { rb, 1 }, ob = { bad, 1 };
+	struct snap_open_opts o = { .ram_bases = rb, .nr_ram_bases = 1 },
+			      ob = { .ram_bases = bad, .nr_ram_bases = 1 };
 	int rc;
 
 	syn_head(&b, "sbsa-ref", NULL);
