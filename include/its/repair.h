@@ -91,7 +91,8 @@ int repair_locate(const struct snapshot *s, const struct repair_write *w,
 		  uint64_t *offs, size_t max, size_t *n, struct its_err *err);
 
 struct repair_apply_opts {
-	const char *undo_path;		/* default: SNAPSHOT.its-undo */
+	const char *undo_path;		/* default: SNAPSHOT.its-undo, or
+					 * OUT.its-undo with out_path */
 	const char *out_path;		/* -o: write a repaired copy instead */
 	unsigned abort_after;		/* tests: _exit(99) after this many writes */
 };
@@ -99,15 +100,18 @@ struct repair_apply_opts {
 /* Write the plan: undo file first (flushed, marked complete last), then
  * every copy of every entry (a clear-bit mapped-ram page: its whole slot,
  * then its bitmap bit; the undo file keeps the slot's stale bytes and the
- * bitmap byte), fsync. With out_path the input is copied and
- * the copy is written; no undo file is needed; a page whose last copy is
- * a ZERO record is re-encoded in the copy as a PAGE record (later bytes of
- * the copy shift by page size - 1). */
+ * bitmap byte), fsync. With out_path the input is copied and the copy is
+ * written, after an undo file that gives the copy back the input's bytes;
+ * a page whose last copy is a ZERO record is re-encoded in the copy as a
+ * PAGE record (later bytes of the copy shift by page size - 1, which the
+ * undo file records as a splice). */
 int repair_apply(const struct snapshot *s, const struct repair_plan *p,
 		 const struct repair_apply_opts *o, struct its_err *err);
 
-/* Put back every byte an undo file recorded; refuse if the snapshot is not
- * the one the undo file was written for (size, mtime, checksums). */
+/* Put back every byte an undo file recorded (a copy written with -o: the
+ * input's bytes, its size too); refuse if the snapshot is not the one the
+ * undo file was written for (size, mtime, checksums; for a copy, not the
+ * input either). */
 int repair_undo(const char *undo_path, const char *snapshot_path,
 		struct its_err *err);
 

@@ -120,24 +120,70 @@ int undo_ident_of(int fd, const char *path, struct undo_ident *id,
 		  struct its_err *err);
 bool undo_ident_same(const struct undo_ident *a, const struct undo_ident *b);
 
-/* undo.c: may an undo file at path be replaced? Yes (0) when there is
- * none, when it is incomplete, or when it belongs to this snapshot file
- * (same device and inode) and every range it records already holds its old
- * bytes; otherwise -EEXIST, with err saying why. */
-int undo_replaceable(const char *path, int snap_fd,
-		     const struct undo_ident *id, struct its_err *err);
+/* What an undo file undoes (its header). */
+struct undo_target {
+	struct undo_ident before;	/* size and mtime of the bytes the undo
+					 * gives back (in place: the snapshot
+					 * when the repair started; -o: the
+					 * input), dev and ino of the file it
+					 * is applied to (-o: the copy) */
+	uint64_t size_after;		/* of that file once written: before
+					 * .size plus what the splices add */
+	bool copy;			/* -o: the file is a copy of the input */
+	uint64_t in_dev, in_ino;	/* -o: the input (an undo of it is
+					 * refused) */
+};
 
-/* Write the undo file for ranges (path.tmp, fsync, "complete" trailer,
+/* One record: at off (in the file as the repair leaves it) the repair put
+ * new_len bytes where the original held the old_len bytes old. new_len ==
+ * old_len: new holds them. new_len > old_len, a splice (a ZERO record
+ * re-encoded by -o): only their CRC, crc_new, is kept. */
+struct undo_record {
+	uint64_t off;
+	unsigned old_len;		/* 1..16 */
+	uint64_t new_len;		/* old_len, or old_len + 1..2^30 */
+	uint8_t old[16], new[16];
+	uint32_t crc_new;		/* a splice's */
+};
+
+/* undo.c: may an undo file at path be replaced? Yes (0) when there is
+ * none, when it is incomplete, when it belongs to the file replaced (-o:
+ * the old OUT, same device and inode; NULL: none), when it is a copy's
+ * whose undo finished or whose copy was never made, or when it belongs to
+ * this snapshot file (snap_fd, id; snap_fd < 0: not asked) and every range
+ * it records already holds its old bytes; otherwise -EEXIST, with err
+ * saying why. */
+int undo_replaceable(const char *path, int snap_fd,
+		     const struct undo_ident *id,
+		     const struct undo_ident *replaced, struct its_err *err);
+
+/* Write the undo file for records v (path.tmp, fsync, "complete" trailer,
  * fsync, rename to path, fsync of the directory). abort_stage
  * REPAIR_ABORT_IN_UNDO: _exit(99) before the trailer. */
 int undo_write(const char *path, const char *snap_path,
-	       const struct undo_ident *id, const struct repair_range *v,
+	       const struct undo_target *t, const struct undo_record *v,
 	       size_t n, unsigned abort_stage, struct its_err *err);
+
+/* The same in two steps: path.tmp written, complete and flushed (not
+ * renamed), then renamed to path and the directory flushed. -o uses them
+ * so that a copy that fails leaves the undo file of the copy it was to
+ * replace as it was. */
+int undo_prepare(const char *path, const char *snap_path,
+		 const struct undo_target *t, const struct undo_record *v,
+		 size_t n, unsigned abort_stage, struct its_err *err);
+int undo_commit(const char *path, struct its_err *err);
 
 /* Append the "applied" stamp (the snapshot's identity after the writes and
  * the fsync) and fsync it. */
 int undo_stamp_applied(const char *path, const struct undo_ident *after,
 		       struct its_err *err);
+
+/* apply.c: copy bytes [off, end) of in to off + delta of out (modulo 2^64:
+ * a delta of -d moves them d bytes down), holes left as holes (out is
+ * sized already), adding to *copied. */
+int repair_copy_span(int in, int out, uint64_t off, uint64_t end,
+		     uint64_t delta, uint64_t *copied, const char *in_path,
+		     const char *out_path, struct its_err *err);
 
 /* CRC-32C (Castagnoli, reflected, as iSCSI/ext4 use): start with crc 0. */
 uint32_t its_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -1,6 +1,6 @@
 /* Writing a plan: in place (undo file first, then every copy of every
- * entry, then fsync), or into a repaired copy (-o OUT: the input is never
- * written, so no undo file is needed).
+ * entry, then fsync), or into a repaired copy (-o OUT: undo file first,
+ * then the copy; the input is never written).
  *
  * Order of an in-place repair, and what a crash (kill -9) at each point
  * leaves:
@@ -14,11 +14,26 @@
  *      refused and the undo file removed)
  *   4. every range written, fsync               -> --undo restores
  *   5. APPLIED stamp in the undo file           -> --undo also checks mtime
- * A write that fails in step 4 puts back the ranges already written. */
+ * A write that fails in step 4 puts back the ranges already written.
+ *
+ * -o OUT: step 1, then
+ *   2. OUT.its-tmp.XXXXXX created (empty: the undo file names its inode)
+ *      and the undo file (OUT.its-undo by default) written as NAME.tmp,
+ *      complete and flushed: where the copy will differ from the input,
+ *      at the copy's offsets, with the input's bytes as the old ones (a
+ *      ZERO record re-encoded as a PAGE record is a splice: its fill byte
+ *      became a page)                           -> OUT as it was
+ *   3. the copy made, compared, written, flushed -> OUT as it was
+ *   4. the undo file renamed to NAME, then the copy to OUT, each followed
+ *      by an fsync of the directory             -> --undo OUT restores
+ *   5. APPLIED stamp                            -> --undo also checks mtime
+ * Until step 4 an undo file already at NAME (of the OUT this replaces)
+ * stays as it was, and a failure leaves both as they were. */
 #include "its/undo.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +122,18 @@ static void count_write(unsigned *done, unsigned abort_after)
 		_exit(99);
 }
 
+/* The undo record of range x, at off in the file written. */
+static void overwrite_record(struct undo_record *rec,
+			     const struct repair_range *x, uint64_t off)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->off = off;
+	rec->old_len = x->len;
+	rec->new_len = x->len;
+	memcpy(rec->old, x->old, x->len);
+	memcpy(rec->new, x->new, x->len);
+}
+
 /* ------------------------------------------------------------ in place */
 
 /* Put back ranges [0, upto]; true when every one was put back. */
@@ -157,11 +184,25 @@ static int apply_in_place(const struct snapshot *s, const struct repair_plan *p,
 		}
 		undo_path = undo;
 	}
-	rc = undo_replaceable(undo_path, fd, id0, err);
+	rc = undo_replaceable(undo_path, fd, id0, NULL, err);
 	if (rc < 0)
 		goto out;
-	rc = undo_write(undo_path, s->path, id0, r->v, r->nr, o->abort_after,
-			err);
+	{
+		struct undo_target t = { .before = *id0,
+					 .size_after = id0->size };
+		struct undo_record *rec = calloc(r->nr + 1, sizeof(*rec));
+
+		if (!rec) {
+			rc = its_err_set(err, -ENOMEM, s->path,
+					 ITS_ERR_NO_OFFSET, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < r->nr; i++)
+			overwrite_record(&rec[i], &r->v[i], r->v[i].off);
+		rc = undo_write(undo_path, s->path, &t, rec, r->nr,
+				o->abort_after, err);
+		free(rec);
+	}
 	if (rc < 0)
 		goto out;
 	if (repair_test_before_write)
@@ -283,14 +324,11 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len,
 	return 0;
 }
 
-/* Copy bytes [off, size) of in to off + delta in out (sized already),
- * holes left as holes. */
-static int copy_sparse_seg(int in, int out, uint64_t off, uint64_t size,
-			   uint64_t delta, uint64_t *copied,
-			   const char *in_path, const char *out_path,
-			   struct its_err *err)
+int repair_copy_span(int in, int out, uint64_t off, uint64_t end,
+		     uint64_t delta, uint64_t *copied, const char *in_path,
+		     const char *out_path, struct its_err *err)
 {
-	while (off < size) {
+	while (off < end) {
 		off_t data = lseek(in, (off_t)off, SEEK_DATA), hole;
 		int rc;
 
@@ -298,13 +336,13 @@ static int copy_sparse_seg(int in, int out, uint64_t off, uint64_t size,
 			break;			/* a hole up to the end */
 		if (data < 0) {
 			data = (off_t)off;	/* no SEEK_DATA: all data */
-			hole = (off_t)size;
+			hole = (off_t)end;
 		} else {
 			hole = lseek(in, data, SEEK_HOLE);
-			if (hole < 0 || (uint64_t)hole > size)
-				hole = (off_t)size;
+			if (hole < 0 || (uint64_t)hole > end)
+				hole = (off_t)end;
 		}
-		if ((uint64_t)data >= size)
+		if ((uint64_t)data >= end)
 			break;
 		rc = copy_range(in, out, (uint64_t)data,
 				(uint64_t)(hole - data), delta, copied, in_path,
@@ -326,8 +364,8 @@ static int copy_sparse(int in, int out, uint64_t size, uint64_t *copied,
 		return its_err_set(err, -errno, out_path, ITS_ERR_NO_OFFSET,
 				   "cannot size the copy to %llu bytes: %s",
 				   (unsigned long long)size, strerror(errno));
-	return copy_sparse_seg(in, out, 0, size, 0, copied, in_path, out_path,
-			       err);
+	return repair_copy_span(in, out, 0, size, 0, copied, in_path,
+				out_path, err);
 }
 
 /* Where byte off of the input is in a copy that re-encodes r->re (sorted):
@@ -344,12 +382,85 @@ static uint64_t out_offset(const struct repair_ranges *r, uint64_t off)
 /* RAM record flags (spec §9.2) */
 #define F_ZERO		0x002
 #define F_PAGE		0x008
+#define F_CONTINUE	0x020
+
+/* A ZERO record of r->re as the copy re-encodes it. */
+struct reenc_plan {
+	uint8_t old_hdr[8], new_hdr[8];	/* big-endian, as in the stream */
+	uint32_t page_crc;		/* of the page the copy holds */
+	uint64_t delta;			/* what the records before it add */
+};
+
+/* The page re-encoded record i holds: the fill byte, with the bytes of
+ * the ranges that name it. */
+static void reenc_page(const struct repair_ranges *r, size_t i, uint8_t *page)
+{
+	uint32_t psz = r->re[i].page_size;
+
+	memset(page, r->re[i].fill, psz);
+	for (size_t k = 0; k < r->nr; k++) {
+		const struct repair_range *x = &r->v[k];
+
+		if (x->reenc == i + 1 && x->off + x->len <= psz)
+			memcpy(page + x->off, x->new, x->len);
+	}
+}
+
+/* Check every ZERO record of r->re in the input and work out its PAGE
+ * record: the header's flags ZERO -> PAGE (offset and CONTINUE kept), and
+ * the CRC of its page (for the undo file). pl: r->nr_re entries. */
+static int plan_reencodes(int in, uint64_t size, const struct repair_ranges *r,
+			  struct reenc_plan *pl, const char *in_path,
+			  struct its_err *err)
+{
+	uint64_t pos = 0, delta = 0;
+	uint8_t *page = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->nr_re && rc == 0; i++) {
+		const struct repair_reencode *z = &r->re[i];
+		uint64_t psz = z->page_size, h = 0;
+
+		if (z->fill_off < pos || z->fill_off >= size ||
+		    z->fill_off < z->rec + 8 || psz < 2 || psz > (1u << 24))
+			return its_err_set(err, -EINVAL, in_path, z->rec,
+					   "cannot re-encode the ZERO record here");
+		rc = its_pread_full(in, pl[i].old_hdr, 8, z->rec, in_path, err);
+		if (rc < 0)
+			break;
+		for (int k = 0; k < 8; k++)
+			h = h << 8 | pl[i].old_hdr[k];
+		if ((h & (psz - 1) & ~(uint64_t)F_CONTINUE) != F_ZERO) {
+			rc = its_err_set(err, -EIO, in_path, z->rec,
+					 "not the ZERO record found before: the file changed since it was read?");
+			break;
+		}
+		h = (h & ~(uint64_t)F_ZERO) | F_PAGE;
+		for (int k = 7; k >= 0; k--, h >>= 8)
+			pl[i].new_hdr[k] = (uint8_t)h;
+		free(page);
+		page = malloc(psz);
+		if (!page) {
+			rc = its_err_set(err, -ENOMEM, in_path,
+					 ITS_ERR_NO_OFFSET, "out of memory");
+			break;
+		}
+		reenc_page(r, i, page);
+		pl[i].page_crc = its_crc32c(0, page, psz);
+		pl[i].delta = delta;
+		pos = z->fill_off + 1;
+		delta += psz - 1;
+	}
+	free(page);
+	return rc;
+}
 
 /* Copy in to out with every ZERO record of r->re re-encoded as a PAGE
- * record holding its page: the fill byte, and the bytes of the ranges that
- * name it. Holes stay holes; everything else is copied byte for byte. */
+ * record holding its page (pl: plan_reencodes). Holes stay holes;
+ * everything else is copied byte for byte. */
 static int copy_reencoded(int in, int out, uint64_t size,
-			  const struct repair_ranges *r, uint64_t *copied,
+			  const struct repair_ranges *r,
+			  const struct reenc_plan *pl, uint64_t *copied,
 			  const char *in_path, const char *out_path,
 			  struct its_err *err)
 {
@@ -366,33 +477,13 @@ static int copy_reencoded(int in, int out, uint64_t size,
 				   (unsigned long long)total, strerror(errno));
 	for (size_t i = 0; i < r->nr_re && rc == 0; i++) {
 		const struct repair_reencode *z = &r->re[i];
-		uint64_t psz = z->page_size, h;
-		uint8_t hb[8];
+		uint64_t psz = z->page_size;
 
-		if (z->fill_off < pos || z->fill_off >= size ||
-		    z->fill_off < z->rec + 8 || psz < 2 || psz > (1u << 24))
-			return its_err_set(err, -EINVAL, in_path, z->rec,
-					   "cannot re-encode the ZERO record here");
-		rc = copy_sparse_seg(in, out, pos, z->fill_off, delta, copied,
-				     in_path, out_path, err);
-		if (rc < 0)
-			break;
-		/* the header: ZERO -> PAGE, the rest (offset, CONTINUE) kept */
-		rc = its_pread_full(in, hb, 8, z->rec, in_path, err);
-		if (rc < 0)
-			break;
-		h = 0;
-		for (int k = 0; k < 8; k++)
-			h = h << 8 | hb[k];
-		if ((h & (psz - 1) & ~(uint64_t)0x020) != F_ZERO) {
-			rc = its_err_set(err, -EIO, in_path, z->rec,
-					 "not the ZERO record found before: the file changed since it was read?");
-			break;
-		}
-		h = (h & ~(uint64_t)F_ZERO) | F_PAGE;
-		for (int k = 7; k >= 0; k--, h >>= 8)
-			hb[k] = (uint8_t)h;
-		rc = its_pwrite_full(out, hb, 8, z->rec + delta, out_path, err);
+		rc = repair_copy_span(in, out, pos, z->fill_off, delta, copied,
+				      in_path, out_path, err);
+		if (rc == 0)
+			rc = its_pwrite_full(out, pl[i].new_hdr, 8,
+					     z->rec + delta, out_path, err);
 		if (rc < 0)
 			break;
 		free(page);
@@ -402,13 +493,7 @@ static int copy_reencoded(int in, int out, uint64_t size,
 					 ITS_ERR_NO_OFFSET, "out of memory");
 			break;
 		}
-		memset(page, z->fill, psz);
-		for (size_t k = 0; k < r->nr; k++) {
-			const struct repair_range *x = &r->v[k];
-
-			if (x->reenc == i + 1 && x->off + x->len <= psz)
-				memcpy(page + x->off, x->new, x->len);
-		}
+		reenc_page(r, i, page);
 		rc = its_pwrite_full(out, page, psz, z->fill_off + delta,
 				     out_path, err);
 		if (rc < 0)
@@ -419,9 +504,69 @@ static int copy_reencoded(int in, int out, uint64_t size,
 	}
 	free(page);
 	if (rc == 0)
-		rc = copy_sparse_seg(in, out, pos, size, delta, copied, in_path,
-				     out_path, err);
+		rc = repair_copy_span(in, out, pos, size, delta, copied,
+				      in_path, out_path, err);
 	return rc;
+}
+
+/* The undo records of a copy: every range at its offset in the copy, and
+ * for each re-encoded record its header (an overwrite) and its fill byte
+ * that became a page (a splice). *n: how many. */
+static struct undo_record *copy_records(const struct repair_ranges *r,
+					const struct reenc_plan *pl, size_t *n)
+{
+	struct undo_record *v = calloc(r->nr + 2 * r->nr_re + 1, sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < r->nr; i++)
+		if (!r->v[i].reenc)
+			overwrite_record(&v[(*n)++], &r->v[i],
+					 out_offset(r, r->v[i].off));
+	for (size_t i = 0; i < r->nr_re; i++) {
+		const struct repair_reencode *z = &r->re[i];
+		struct undo_record *h = &v[(*n)++], *f = &v[(*n)++];
+
+		h->off = z->rec + pl[i].delta;
+		h->old_len = 8;
+		h->new_len = 8;
+		memcpy(h->old, pl[i].old_hdr, 8);
+		memcpy(h->new, pl[i].new_hdr, 8);
+		f->off = z->fill_off + pl[i].delta;
+		f->old_len = 1;
+		f->new_len = z->page_size;
+		f->old[0] = z->fill;
+		f->crc_new = pl[i].page_crc;
+	}
+	return v;
+}
+
+/* a and b name the same file: the same inode, or (one missing) the same
+ * name in the same directory. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char *ca, *cb, *da, *db;
+	bool same = false;
+
+	if (!strcmp(a, b))
+		return true;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	ca = strdup(a);
+	cb = strdup(b);
+	if (ca && cb && !strcmp(strrchr(a, '/') ? strrchr(a, '/') + 1 : a,
+				strrchr(b, '/') ? strrchr(b, '/') + 1 : b)) {
+		da = realpath(dirname(ca), NULL);
+		db = realpath(dirname(cb), NULL);
+		same = da && db && !strcmp(da, db);
+		free(da);
+		free(db);
+	}
+	free(ca);
+	free(cb);
+	return same;
 }
 
 static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
@@ -429,34 +574,103 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 		      const struct repair_apply_opts *o,
 		      const struct undo_ident *id0, struct its_err *err)
 {
-	const char *out = o->out_path;
-	struct undo_ident id;
+	const char *out = o->out_path, *undo_path = o->undo_path;
+	struct undo_ident id, copy_id, after, replaced;
+	struct undo_target t;
+	struct undo_record *rec = NULL;
+	struct reenc_plan *pl = NULL;
 	struct stat st;
 	uint64_t copied = 0;
 	unsigned done = 0;
-	char *tmp;
-	int fd, rc;
+	bool has_replaced = false, prepared = false, committed = false;
+	char *tmp = NULL, *undo = NULL;
+	size_t nrec = 0;
+	int fd = -1, rc;
 
 	(void)p;
 	if (stat(out, &st) == 0 && (uint64_t)st.st_dev == id0->dev &&
 	    (uint64_t)st.st_ino == id0->ino)
 		return its_err_set(err, -EINVAL, out, ITS_ERR_NO_OFFSET,
 				   "-o names the snapshot itself: repair it in place (without -o), or name another file");
-	if (fstat(s->fd, &st) < 0)
-		return its_err_set(err, -errno, s->path, ITS_ERR_NO_OFFSET,
-				   "cannot stat: %s", strerror(errno));
-	if (asprintf(&tmp, "%s.its-tmp.XXXXXX", out) < 0)
+	if (stat(out, &st) == 0) {
+		has_replaced = true;
+		memset(&replaced, 0, sizeof(replaced));
+		replaced.dev = (uint64_t)st.st_dev;
+		replaced.ino = (uint64_t)st.st_ino;
+	}
+	if (!undo_path) {
+		if (asprintf(&undo, "%s.its-undo", out) < 0)
+			return its_err_set(err, -ENOMEM, out, ITS_ERR_NO_OFFSET,
+					   "out of memory");
+		undo_path = undo;
+	}
+	if (same_file(undo_path, out) || same_file(undo_path, s->path)) {
+		rc = its_err_set(err, -EINVAL, undo_path, ITS_ERR_NO_OFFSET,
+				 "the undo file would be the %s itself: name another undo file",
+				 same_file(undo_path, out) ? "copy" : "snapshot");
+		free(undo);
+		return rc;
+	}
+	if (fstat(s->fd, &st) < 0) {
+		rc = its_err_set(err, -errno, s->path, ITS_ERR_NO_OFFSET,
+				 "cannot stat: %s", strerror(errno));
+		free(undo);
+		return rc;
+	}
+	rc = undo_replaceable(undo_path, -1, NULL,
+			      has_replaced ? &replaced : NULL, err);
+	if (rc < 0) {
+		free(undo);
+		return rc;
+	}
+	pl = calloc(r->nr_re + 1, sizeof(*pl));
+	if (!pl) {
+		free(undo);
 		return its_err_set(err, -ENOMEM, out, ITS_ERR_NO_OFFSET,
 				   "out of memory");
+	}
+	rc = plan_reencodes(s->fd, id0->size, r, pl, s->path, err);
+	if (rc == 0) {
+		rec = copy_records(r, pl, &nrec);
+		if (!rec)
+			rc = its_err_set(err, -ENOMEM, out, ITS_ERR_NO_OFFSET,
+					 "out of memory");
+	}
+	if (rc == 0 && asprintf(&tmp, "%s.its-tmp.XXXXXX", out) < 0) {
+		tmp = NULL;
+		rc = its_err_set(err, -ENOMEM, out, ITS_ERR_NO_OFFSET,
+				 "out of memory");
+	}
+	if (rc < 0)
+		goto fail;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rc = its_err_set(err, -errno, out, ITS_ERR_NO_OFFSET,
 				 "cannot create the copy: %s; nothing was written, the input is untouched",
 				 strerror(errno));
-		free(tmp);
-		return rc;
+		goto fail;
 	}
-	rc = r->nr_re ? copy_reencoded(s->fd, fd, id0->size, r, &copied,
+	/* the undo file, complete and flushed before a byte of the copy */
+	rc = undo_ident_of(fd, tmp, &copy_id, err);
+	if (rc < 0)
+		goto fail;
+	memset(&t, 0, sizeof(t));
+	t.before = *id0;
+	t.before.dev = copy_id.dev;
+	t.before.ino = copy_id.ino;
+	t.size_after = id0->size;
+	for (size_t i = 0; i < r->nr_re; i++)
+		t.size_after += r->re[i].page_size - 1;
+	t.copy = true;
+	t.in_dev = id0->dev;
+	t.in_ino = id0->ino;
+	rc = undo_prepare(undo_path, out, &t, rec, nrec, o->abort_after, err);
+	if (rc < 0)
+		goto fail;
+	prepared = true;
+	if (o->abort_after == REPAIR_ABORT_NO_WRITE)
+		_exit(99);
+	rc = r->nr_re ? copy_reencoded(s->fd, fd, id0->size, r, pl, &copied,
 				       s->path, tmp, err) :
 			copy_sparse(s->fd, fd, id0->size, &copied, s->path, tmp,
 				    err);
@@ -500,6 +714,9 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 				 "cannot finish the copy: %s", strerror(errno));
 		goto fail;
 	}
+	rc = undo_ident_of(fd, tmp, &after, err);
+	if (rc < 0)
+		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = its_err_set(err, -errno, tmp, ITS_ERR_NO_OFFSET,
@@ -507,6 +724,13 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 		goto fail;
 	}
 	fd = -1;
+	/* the undo file under its name, then the copy under its own */
+	rc = undo_commit(undo_path, err);
+	if (rc < 0) {
+		prepared = false;
+		goto fail;
+	}
+	committed = true;
 	if (rename(tmp, out) < 0) {
 		rc = its_err_set(err, -errno, out, ITS_ERR_NO_OFFSET,
 				 "cannot rename %s to it: %s", tmp,
@@ -514,20 +738,42 @@ static int apply_copy(const struct snapshot *s, const struct repair_plan *p,
 		goto fail;
 	}
 	rc = its_fsync_dir_of(out, err);
+	/* as in place: the undo can then refuse a copy modified since */
+	if (rc == 0)
+		(void)undo_stamp_applied(undo_path, &after, NULL);
 	free(tmp);
+	free(rec);
+	free(pl);
+	free(undo);
 	return rc;
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	/* name the file the user gave, not our temporary */
+	if (tmp && !strcmp(err->file, tmp))
+		snprintf(err->file, sizeof(err->file), "%s", out);
+	if (tmp)
+		unlink(tmp);
+	/* no copy: the undo file has nothing to undo (and an undo file
+	 * of the copy OUT is, stays as it was, until the commit) */
+	if (committed) {
+		unlink(undo_path);
+		its_fsync_dir_of(undo_path, NULL);
+	} else if (prepared) {
+		char *ut;
+
+		if (asprintf(&ut, "%s.tmp", undo_path) >= 0) {
+			unlink(ut);
+			free(ut);
+		}
+	}
 	free(tmp);
+	free(rec);
+	free(pl);
 	if (!strstr(err->msg, "nothing was written") &&
 	    strlen(err->msg) + 64 < sizeof(err->msg))
 		strcat(err->msg, "; no copy was written, the input is untouched");
-	if (!err->file[0] || !strcmp(err->file, s->path))
-		return rc;
-	/* name the file the user gave, not our temporary */
-	snprintf(err->file, sizeof(err->file), "%s", out);
+	free(undo);
 	return rc;
 }
 

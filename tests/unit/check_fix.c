@@ -1,13 +1,17 @@
 /* its-fsck --fix end to end on the problem fixtures (tests/fixtures/fsck):
  * repair, re-check, undo byte for byte; --dry-run and -o write nothing to
  * the input; a register repaired inside a stream; a repair killed after
- * each write is undone to the original bytes. */
+ * each write is undone to the original bytes; -o keeps an undo file that
+ * gives the copy back the input's bytes (plain, live, mapped-ram, ZERO
+ * record re-encoded, ELF, libvirt), refuses the input and a changed copy,
+ * and -o with nothing to write says so. */
 #include <check.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,17 +69,12 @@ static void teardown(void)
 	t_cleanup();
 }
 
-/* fixture: tests/fixtures/fsck/NAME, or DIR/NAME under tests/fixtures */
-static char *gen(const char *fixture, const char *ext, bool regs)
+/* spec: a path; the outputs are TMP/NAME.EXT and TMP/NAME.regs.json */
+static char *gen_spec(char *spec, const char *fixture, const char *ext, bool regs)
 {
-	char *writer = t_build("its-fixture"), *spec, *out, *r;
+	char *writer = t_build("its-fixture"), *out, *r;
 	struct t_run run;
 
-	ck_assert_int_ge(asprintf(&spec, "%s/tests/fixtures/%s%s.json",
-				  t_env("ITS_SOURCE_DIR"),
-				  strchr(fixture, '/') ? "" : "fsck/", fixture), 0);
-	if (strrchr(fixture, '/'))
-		fixture = strrchr(fixture, '/') + 1;
 	ck_assert_int_ge(asprintf(&out, "%s/%s.%s", t_tmpdir(), fixture, ext), 0);
 	ck_assert_int_ge(asprintf(&r, "%s/%s.regs.json", t_tmpdir(), fixture), 0);
 	{
@@ -89,6 +88,19 @@ static char *gen(const char *fixture, const char *ext, bool regs)
 	free(r);
 	free(writer);
 	return out;
+}
+
+/* fixture: tests/fixtures/fsck/NAME, or DIR/NAME under tests/fixtures */
+static char *gen(const char *fixture, const char *ext, bool regs)
+{
+	char *spec;
+
+	ck_assert_int_ge(asprintf(&spec, "%s/tests/fixtures/%s%s.json",
+				  t_env("ITS_SOURCE_DIR"),
+				  strchr(fixture, '/') ? "" : "fsck/", fixture), 0);
+	if (strrchr(fixture, '/'))
+		fixture = strrchr(fixture, '/') + 1;
+	return gen_spec(spec, fixture, ext, regs);
 }
 
 /* its-fsck [args] --its-regs R SNAPSHOT; returns the exit status, and the
@@ -310,7 +322,7 @@ END_TEST
 START_TEST(killed_then_undone)
 {
 	char *snap = gen("fsck-ite-lpi-below-min", "elf", true), *regs, *orig, *now;
-	char *undo, nbuf[8];
+	char *undo, nbuf[12];
 
 	ck_assert_int_ge(asprintf(&regs, "%s/fsck-ite-lpi-below-min.regs.json", t_tmpdir()), 0);
 	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", snap), 0);
@@ -455,6 +467,351 @@ START_TEST(mapped_ram_zero_page)
 }
 END_TEST
 
+/* ------------------------------------------------------------ -o + undo */
+
+/* stream-live with the RES0 bit 56 set in collection 1, whose page the
+ * stream sends stale (every byte 0xa5) before its final copy: the repair
+ * writes both copies. */
+static char *gen_live_cte_res0(void)
+{
+	char *src, *spec;
+	json_object *doc, *colls;
+
+	ck_assert_int_ge(asprintf(&src, "%s/tests/fixtures/stream-live.json",
+				  t_env("ITS_SOURCE_DIR")), 0);
+	ck_assert_int_ge(asprintf(&spec, "%s/live-cte-res0.json", t_tmpdir()), 0);
+	doc = json_object_from_file(src);
+	ck_assert_ptr_nonnull(doc);
+	colls = json_object_object_get(json_object_array_get_idx(
+		json_object_object_get(doc, "its"), 0), "collections");
+	ck_assert_int_eq(json_object_array_put_idx(colls, 1,
+		json_tokener_parse("{\"raw\": \"0x8100000000010001\"}")), 0);
+	ck_assert_int_eq(json_object_to_file(spec, doc), 0);
+	json_object_put(doc);
+	free(src);
+	return gen_spec(spec, "live-cte-res0", "mig", false);
+}
+
+struct copy_case {
+	const char *fixture;	/* as gen(); NULL: gen_live_cte_res0 */
+	const char *ext;
+	bool regs;
+	const char *mode;
+	const char *left;	/* the copy's problems after the repair */
+	unsigned records;	/* in the undo file */
+	size_t differ;		/* bytes the copy differs in (grow 0) */
+	long grow;		/* the copy's size less the input's */
+};
+
+/* Reviewed one by one: a CTE whose bit 56 is cleared differs in one byte
+ * (0x81 -> 0x80); in the live stream its stale copy too (8 bytes of 0xa5
+ * become the entry, 0xa5 -> 0x01, 0x00, 0x01, 0x00 x 4, 0x80); the
+ * clear-bit mapped-ram page is written whole (256 ranges of 16 bytes, its
+ * slot all zeros here) and its bitmap byte (0 -> 1): two unmapped CTEs,
+ * ICID 0 and 1 with target 0xffffffff and bit 63 (5 + 6 bytes not zero),
+ * and the bit; the ZERO record is a header (flags 0x02 -> 0x08) and a
+ * splice of a fill byte into a page (4095 bytes more). */
+static const struct copy_case copy_cases[] = {
+	{ "fsck-cte-res0", "mig", false, "-p", "", 1, 1, 0 },
+	{ NULL, "mig", false, "-p", "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED", 2, 9, 0 },
+	{ "fix/fix-icid-zero-page-mapped-ram", "mig", false, "-y",
+	  "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED", 257, 12, 0 },
+	{ "fix/fix-icid-zero-page", "mig", false, "-y",
+	  "CTE_UNMAPPED ITE_COLLECTION_UNMAPPED", 2, 0, 4095 },
+	{ "fsck-cte-res0", "elf", true, "-p", "", 1, 1, 0 },
+	{ "fsck-cte-res0", "save", false, "-p", "", 1, 1, 0 },
+};
+
+static size_t differing_bytes(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t n = 0;
+
+	ck_assert_uint_eq(na, nb);
+	for (size_t i = 0; i < na; i++)
+		n += a[i] != b[i];
+	return n;
+}
+
+static uint32_t le32_at(const char *b, size_t off)
+{
+	const uint8_t *p = (const uint8_t *)b + off;
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* its-fsck --undo UNDO SNAP: the exit status, stderr in err (a copy) */
+static int undo_run(const char *undo, const char *snap, char **err)
+{
+	char *prog = t_build("its-fsck");
+	const char *argv[] = { prog, "--undo", undo, snap, NULL };
+	struct t_run r;
+	int st;
+
+	t_run(&r, argv);
+	st = r.status;
+	*err = strdup(r.err);
+	t_run_free(&r);
+	free(prog);
+	return st;
+}
+
+static bool one_line(const char *s)
+{
+	return s[0] && strchr(s, '\n') == s + strlen(s) - 1;
+}
+
+static bool same_mtime(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	ck_assert_int_eq(stat(a, &sa), 0);
+	ck_assert_int_eq(stat(b, &sb), 0);
+	return sa.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
+	       sa.st_mtim.tv_nsec == sb.st_mtim.tv_nsec;
+}
+
+START_TEST(copy_then_undo)
+{
+	const struct copy_case *c = &copy_cases[_i];
+	char *snap = c->fixture ? gen(c->fixture, c->ext, c->regs) : gen_live_cte_res0();
+	char *regs = NULL, *copy, *undo, *in_undo, *orig, *now, *u, *msg, left[512];
+	const char *name = c->fixture ? c->fixture : "live-cte-res0";
+	struct stat st0, st1;
+	size_t n0, n1, nu;
+
+	if (strrchr(name, '/'))
+		name = strrchr(name, '/') + 1;
+	if (c->regs)
+		ck_assert_int_ge(asprintf(&regs, "%s/%s.regs.json", t_tmpdir(), name), 0);
+	ck_assert_int_ge(asprintf(&copy, "%s/copy.%s", t_tmpdir(), c->ext), 0);
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", copy), 0);
+	ck_assert_int_ge(asprintf(&in_undo, "%s.its-undo", snap), 0);
+	orig = t_read_file(snap, &n0);
+	ck_assert_int_eq(stat(snap, &st0), 0);
+	ck_assert_int_eq(fsck(snap, regs, c->mode, "-o", copy, NULL, 0), 1);
+	/* the input untouched; the undo file beside the copy, complete */
+	now = t_read_file(snap, &n1);
+	ck_assert(n0 == n1 && !memcmp(orig, now, n0));
+	free(now);
+	ck_assert_int_eq(stat(snap, &st1), 0);
+	ck_assert(st0.st_mtim.tv_sec == st1.st_mtim.tv_sec &&
+		  st0.st_mtim.tv_nsec == st1.st_mtim.tv_nsec);
+	ck_assert_int_ne(access(in_undo, F_OK), 0);
+	u = t_read_file(undo, &nu);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(memcmp(u, "ITSUNDO\0", 8), 0);
+	ck_assert_uint_eq(le32_at(u, 8), 2);		/* version */
+	ck_assert_uint_eq(le32_at(u, 36), c->records);
+	ck_assert_uint_eq(le32_at(u, 64), 1);		/* a copy */
+	ck_assert_int_eq(memcmp(u + nu - 64, "COMPLETE", 8), 0);
+	ck_assert_int_eq(memcmp(u + nu - 32, "APPLIED\0", 8), 0);
+	free(u);
+	/* the copy: repaired, grown by the re-encoded page only */
+	now = t_read_file(copy, &n1);
+	ck_assert_uint_eq(n1, n0 + (size_t)c->grow);
+	if (!c->grow && c->differ)
+		ck_assert_uint_eq(differing_bytes(orig, n0, now, n1), c->differ);
+	free(now);
+	ck_assert_int_eq(fsck(copy, regs, NULL, NULL, NULL, left, sizeof(left)), 0);
+	ck_assert_str_eq(left, c->left);
+	/* the input is not what the undo file undoes */
+	ck_assert_int_eq(undo_run(undo, snap, &msg), 8);
+	ck_assert_msg(strstr(msg, "is the input of the repair (same inode)") && one_line(msg),
+		      "%s", msg);
+	free(msg);
+	now = t_read_file(snap, &n1);
+	ck_assert(n0 == n1 && !memcmp(orig, now, n0));
+	free(now);
+	/* the copy gets back every byte of the input, its size and mtime */
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 0);
+	ck_assert_msg(strstr(msg, "every byte recorded in") != NULL, "%s", msg);
+	free(msg);
+	now = t_read_file(copy, &n1);
+	ck_assert_uint_eq(n1, n0);
+	ck_assert_msg(!memcmp(orig, now, n0), "%s: the copy after --undo is not the input",
+		      name);
+	free(now);
+	ck_assert(same_mtime(snap, copy));
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 0);
+	ck_assert_msg(strstr(msg, "nothing to undo") != NULL, "%s", msg);
+	free(msg);
+	free(orig);
+	free(in_undo);
+	free(undo);
+	free(copy);
+	free(regs);
+	free(snap);
+}
+END_TEST
+
+/* A copy changed since the repair, by one byte of the re-encoded page or
+ * by its size: refused in one line, exit 8, nothing written; put back, it
+ * is undone. */
+START_TEST(copy_undo_refuses_changed)
+{
+	char *snap = gen("fix/fix-icid-zero-page", "mig", false), *copy, *undo;
+	char *orig, *now, *rep, *msg, expect[160];
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	struct stat st;
+	size_t n0, n1, nr;
+	long at;
+	int fd;
+
+	ck_assert_int_ge(asprintf(&copy, "%s/copy.mig", t_tmpdir()), 0);
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", copy), 0);
+	orig = t_read_file(snap, &n0);
+	ck_assert_int_eq(fsck(snap, NULL, "-y", "-o", copy, NULL, 0), 1);
+	rep = t_read_file(copy, &nr);
+	ck_assert_uint_eq(nr, n0 + 4095);
+	ck_assert_int_eq(stat(copy, &st), 0);
+	ts[1] = st.st_mtim;
+	/* the first byte where the copy has the page's fill byte and the
+	 * input the next record: inside the re-encoded page, outside the
+	 * repaired entry */
+	at = -1;
+	for (size_t i = 0; i < n0 && at < 0; i++)
+		if (orig[i] != rep[i])
+			at = (long)i;
+	ck_assert_int_ge(at, 0);
+	fd = open(copy, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "\x5a", 1, at + 100), 1);
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 8);
+	ck_assert_msg(strstr(msg, "the 4096 bytes of the page the repair re-encoded here are not what it wrote") &&
+		      one_line(msg), "%s", msg);
+	free(msg);
+	now = t_read_file(copy, &n1);
+	ck_assert_uint_eq(n1, nr);
+	ck_assert_uint_eq(differing_bytes(rep, nr, now, n1), 1);
+	free(now);
+	ck_assert_int_eq(pwrite(fd, rep + at + 100, 1, at + 100), 1);
+	/* one byte more */
+	ck_assert_int_eq(pwrite(fd, "\0", 1, (off_t)nr), 1);
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 8);
+	snprintf(expect, sizeof(expect), "the copy is %zu bytes, but was %zu after the repair (and %zu before)",
+		 nr + 1, nr, n0);
+	ck_assert_msg(strstr(msg, expect) && one_line(msg), "%s", msg);
+	free(msg);
+	ck_assert_int_eq(ftruncate(fd, (off_t)nr), 0);
+	/* only the mtime */
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 8);
+	ck_assert_msg(strstr(msg, "modified since the repair") && one_line(msg), "%s", msg);
+	free(msg);
+	now = t_read_file(copy, &n1);
+	ck_assert(n1 == nr && !memcmp(now, rep, nr));
+	free(now);
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	close(fd);
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 0);
+	free(msg);
+	now = t_read_file(copy, &n1);
+	ck_assert(n1 == n0 && !memcmp(now, orig, n0));
+	free(now);
+	free(rep);
+	free(orig);
+	free(undo);
+	free(copy);
+	free(snap);
+}
+END_TEST
+
+/* --undo-file with -o: the undo file there and nowhere else; naming the
+ * copy or the input is refused before anything is written; a second -o
+ * onto the same copy replaces the copy and its undo file. */
+START_TEST(copy_undo_file_option)
+{
+	char *snap = gen("fsck-cte-res0", "mig", false), *copy, *undo, *def, *orig, *now;
+	char *prog = t_build("its-fsck"), *msg;
+	size_t n0, n1;
+
+	ck_assert_int_ge(asprintf(&copy, "%s/copy.mig", t_tmpdir()), 0);
+	ck_assert_int_ge(asprintf(&undo, "%s/elsewhere.undo", t_tmpdir()), 0);
+	ck_assert_int_ge(asprintf(&def, "%s.its-undo", copy), 0);
+	orig = t_read_file(snap, &n0);
+	{
+		const char *argv[] = { prog, "-p", "-o", copy, "--undo-file", undo, snap, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+		t_run_free(&r);
+	}
+	ck_assert_int_eq(access(undo, F_OK), 0);
+	ck_assert_int_ne(access(def, F_OK), 0);
+	/* again, onto the same copy: the old undo file undoes a file that
+	 * is being replaced */
+	{
+		const char *argv[] = { prog, "-p", "-o", copy, "--undo-file", undo, snap, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+		t_run_free(&r);
+	}
+	ck_assert_int_eq(undo_run(undo, copy, &msg), 0);
+	free(msg);
+	now = t_read_file(copy, &n1);
+	ck_assert(n0 == n1 && !memcmp(orig, now, n0));
+	free(now);
+	/* the undo file may not be the copy or the input */
+	for (int k = 0; k < 2; k++) {
+		const char *argv[] = { prog, "-p", "-o", copy, "--undo-file", k ? snap : copy,
+				       snap, NULL };
+		struct t_run r;
+
+		t_run(&r, argv);
+		ck_assert_int_eq(r.status, 8);
+		ck_assert_msg(strstr(r.err, k ? "the undo file would be the snapshot itself" :
+					     "the undo file would be the copy itself") &&
+			      one_line(r.err), "%s", r.err);
+		t_run_free(&r);
+		now = t_read_file(copy, &n1);
+		ck_assert(n0 == n1 && !memcmp(orig, now, n0));
+		free(now);
+		now = t_read_file(snap, &n1);
+		ck_assert(n0 == n1 && !memcmp(orig, now, n0));
+		free(now);
+	}
+	free(orig);
+	free(prog);
+	free(def);
+	free(undo);
+	free(copy);
+	free(snap);
+}
+END_TEST
+
+/* -o with nothing to write: one line, no copy, no undo file. */
+START_TEST(copy_nothing_to_repair)
+{
+	char *snap = gen("fsck-clean", "mig", false), *copy, *undo, *expect;
+	char *prog = t_build("its-fsck");
+	struct t_run r;
+
+	ck_assert_int_ge(asprintf(&copy, "%s/copy.mig", t_tmpdir()), 0);
+	ck_assert_int_ge(asprintf(&undo, "%s.its-undo", copy), 0);
+	ck_assert_int_ge(asprintf(&expect, "its-fsck: nothing to repair: %s not written\n", copy), 0);
+	{
+		const char *argv[] = { prog, "-y", "-o", copy, snap, NULL };
+
+		t_run(&r, argv);
+	}
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, expect);
+	t_run_free(&r);
+	ck_assert_int_ne(access(copy, F_OK), 0);
+	ck_assert_int_ne(access(undo, F_OK), 0);
+	free(expect);
+	free(undo);
+	free(copy);
+	free(prog);
+	free(snap);
+}
+END_TEST
+
 /* Every problem the table says a repair exists for is repaired by one of
  * the tests above: the fixture cases, the stream registers, the zero-page
  * copy and the PROPBASER streams. */
@@ -526,6 +883,11 @@ Suite *suite_fix(void)
 	tcase_add_test(tc, asks_on_a_terminal);
 	tcase_add_test(tc, every_repair_is_tested);
 	tcase_add_test(tc, mapped_ram_zero_page);
+	tcase_add_loop_test(tc, copy_then_undo, 0,
+			    (int)(sizeof(copy_cases) / sizeof(copy_cases[0])));
+	tcase_add_test(tc, copy_undo_refuses_changed);
+	tcase_add_test(tc, copy_undo_file_option);
+	tcase_add_test(tc, copy_nothing_to_repair);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,9 +3,10 @@
  * writer's manifest and, for ELF, against the program headers read here
  * with libelf), in-place writes that change exactly those bytes, the undo
  * file and the undo (whole-file checksums before, after the fix and after
- * the undo), -o copies, the refusals (registers of an ELF core, ZERO
+ * the undo), -o copies and their undo files (a ZERO record re-encoded
+ * undone by a splice), the refusals (registers of an ELF core, ZERO
  * pages, read-only files, full disks, snapshots changed behind our back),
- * and kill -9 at every write of the apply step. */
+ * kill -9 at every write of the apply step, and undo files of version 1. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -752,6 +753,18 @@ START_TEST(zero_slot_copy)
 	check_zero_slots(orig, out, &p);
 	/* holes stay holes */
 	ck_assert_int_le(stat_of(out).st_blocks, st0.st_blocks + 64);
+	/* the copy's undo file: the stale slots and the clear bits back */
+	{
+		char *out_undo = undo_path_of(out);
+		int rc = repair_undo(out_undo, out, &err);
+
+		ck_assert_msg(rc == 0, "undo: %s", err.msg);
+		ck_assert_uint_eq(diff_files(orig, out, NULL, 0), 0);
+		st = stat_of(out);
+		ck_assert(same_mtime(&st0, &st));
+		ck_assert_int_le(st.st_blocks, st0.st_blocks + 64);
+		free(out_undo);
+	}
 	repair_plan_release(&p);
 	snapshot_close(s);
 	free(out);
@@ -1049,6 +1062,27 @@ START_TEST(zero_page_reencoded)
 		ck_assert_str_eq(mi2->records[i].idstr, mi->records[i].idstr);
 	}
 	snapshot_close(s2);
+	/* the undo file of the copy: refused against the input; against the
+	 * copy, the input's bytes and size back (the page spliced out, the
+	 * rest moved down), the copy's mode kept */
+	{
+		char *out_undo = undo_path_of(out);
+		struct stat st0 = stat_of(path), st;
+
+		ck_assert_int_eq(repair_undo(out_undo, path, &err), -ESTALE);
+		ck_assert_ptr_nonnull(strstr(err.msg, "is the input of the repair"));
+		ck_assert_uint_eq(file_crc(path), crc);
+		ck_assert_int_eq(chmod(out, 0640), 0);
+		ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+		st = stat_of(out);
+		ck_assert_int_eq(st.st_size, st0.st_size);
+		ck_assert_uint_eq(file_crc(out), crc);
+		ck_assert(same_mtime(&st0, &st));
+		ck_assert_int_eq(st.st_mode & 07777, 0640);
+		ck_assert_int_eq(repair_undo(out_undo, out, &err), REPAIR_UNDO_NOTHING);
+		ck_assert_uint_eq(file_crc(out), crc);
+		free(out_undo);
+	}
 	free(out);
 	repair_plan_release(&p);
 	snapshot_close(s);
@@ -1099,6 +1133,15 @@ static void copy_case(const char *fixture, const char *ext, bool sparse)
 	ck_assert_int_eq(st1.st_mode & 07777, st0.st_mode & 07777);
 	if (sparse)	/* holes stay holes */
 		ck_assert_int_le(st1.st_blocks, st0.st_blocks + 64);
+	/* its undo file gives it back the input's bytes, in place */
+	{
+		char *out_undo = undo_path_of(out);
+
+		ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+		ck_assert_uint_eq(file_crc(out), crc);
+		ck_assert_uint_eq(stat_of(out).st_ino, st1.st_ino);
+		free(out_undo);
+	}
 	/* a copy onto the input itself is refused */
 	o.out_path = path;
 	ck_assert_int_eq(repair_apply(s, &p, &o, &err), -EINVAL);
@@ -1431,6 +1474,33 @@ START_TEST(apply_full_disk)
 	ck_assert_ptr_nonnull(strstr(msg, "File too large"));
 	ck_assert_ptr_nonnull(strstr(msg, "the input is untouched"));
 	ck_assert(!exists(out));
+	{
+		/* written before the copy, removed with it */
+		char *out_undo = undo_path_of(out);
+
+		ck_assert(!exists(out_undo));
+		/* a copy made, then a second one onto it that does not fit:
+		 * the first copy and its undo file are as they were */
+		st = limited_apply(path, out, RLIM_INFINITY, msg, sizeof(msg));
+		ck_assert_msg(st == 0, "status %d: %s", st, msg);
+		{
+			uint32_t crc1 = file_crc(out), crcu = file_crc(out_undo);
+
+			st = limited_apply(path, out, 64 * 1024, msg, sizeof(msg));
+			ck_assert_msg(st == 1, "status %d: %s", st, msg);
+			ck_assert_uint_eq(file_crc(out), crc1);
+			ck_assert_uint_eq(file_crc(out_undo), crcu);
+		}
+		{
+			struct its_err err;
+
+			ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+		}
+		ck_assert_uint_eq(file_crc(out), crc);
+		unlink(out);
+		unlink(out_undo);
+		free(out_undo);
+	}
 	ck_assert_uint_eq(file_crc(path), crc);
 	/* in place: the undo file does not fit: no undo file, no write */
 	st = limited_apply(path, NULL, 100, msg, sizeof(msg));
@@ -1922,6 +1992,251 @@ START_TEST(page_crossing_write)
 }
 END_TEST
 
+/* ------------------------------------------------------------ -o undo */
+
+static int apply_copy_in_child(struct snapshot *s, const struct repair_plan *p,
+			       const char *out, unsigned abort_after)
+{
+	struct repair_apply_opts o = { .out_path = out, .abort_after = abort_after };
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct its_err err;
+		int rc = repair_apply(s, p, &o, &err);
+
+		_exit(rc == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The plan of zero_page_reencoded: two entries into a page the live
+ * stream sends last as a ZERO record, one into a page after it. */
+static void reencode_plan(json_object *man, struct repair_plan *p)
+{
+	struct repair_write w = ram_write(0x40e00008, 0, 0x8000000000000001ULL);
+	struct repair_write d = dte_write(man, 24);
+
+	repair_plan_init(p);
+	repair_plan_add(p, &w);
+	w.gpa = 0x40e00ff8;
+	repair_plan_add(p, &w);
+	repair_plan_add(p, &d);
+}
+
+/* kill -9 in -o: with the undo file complete (as NAME.tmp), and after
+ * each write into the copy: no copy under its name, no undo file under
+ * its own, the next -o is not blocked. Then kill -9 in the undo of a copy
+ * with a splice, after each write into the rebuilt file: the copy is as
+ * the repair left it, and the next undo finishes. */
+START_TEST(copy_crashes)
+{
+	json_object *man;
+	char *path = gen("stream-live", "mig", &man), *out, *out_undo, *out_undo_tmp;
+	struct snapshot *s = open_snap(path);
+	uint32_t crc0 = file_crc(path), crc1;
+	struct repair_plan p;
+	struct its_err err;
+	unsigned points = 0;
+
+	reencode_plan(man, &p);
+	ck_assert_int_ge(asprintf(&out, "%s/out.mig", t_tmpdir()), 0);
+	out_undo = undo_path_of(out);
+	ck_assert_int_ge(asprintf(&out_undo_tmp, "%s.tmp", out_undo), 0);
+	for (unsigned n = 0; n <= 2; n++) {
+		ck_assert_int_eq(apply_copy_in_child(s, &p, out,
+						     n ? n : REPAIR_ABORT_NO_WRITE), 99);
+		ck_assert(!exists(out));
+		ck_assert(!exists(out_undo));
+		ck_assert(exists(out_undo_tmp));
+		ck_assert_int_eq(repair_undo(out_undo_tmp, out, &err), -ENOENT);
+		ck_assert_ptr_nonnull(strstr(err.msg, "nothing was restored"));
+		ck_assert_uint_eq(file_crc(path), crc0);
+	}
+	ck_assert_int_eq(apply_copy_in_child(s, &p, out, 0), 0);
+	crc1 = file_crc(out);
+	ck_assert_uint_ne(crc1, crc0);
+	/* the rebuild writes the splice's old byte, then the header's and
+	 * the DTE's old bytes: 3 */
+	for (unsigned n = 1; n <= 3; n++) {
+		pid_t pid = fork();
+		int status;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			repair_test_undo_abort_after = n;
+			_exit(repair_undo(out_undo, out, &err) == 0 ? 0 : 1);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 99);
+		ck_assert_uint_eq(file_crc(out), crc1);
+		points++;
+	}
+	ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(file_crc(out), crc0);
+	ck_assert_int_eq(stat_of(out).st_size, stat_of(path).st_size);
+	ck_assert_uint_eq(points, 3);
+	ck_assert(!exists(out_undo_tmp));
+	repair_plan_release(&p);
+	snapshot_close(s);
+	json_object_put(man);
+	free(out_undo_tmp);
+	free(out_undo);
+	free(out);
+	free(path);
+}
+END_TEST
+
+/* -o never replaces an undo file that still undoes another file; it does
+ * replace the one of the copy it replaces, also once that copy was
+ * undone (renamed over: another inode). */
+START_TEST(copy_undo_file_replaced)
+{
+	json_object *man;
+	char *path = gen("stream-live", "mig", &man), *other, *out, *out_undo;
+	struct snapshot *s = open_snap(path), *s2;
+	uint32_t crc0 = file_crc(path);
+	struct repair_apply_opts o = { 0 };
+	struct repair_plan p, q;
+	struct repair_write w;
+	struct its_err err;
+
+	reencode_plan(man, &p);
+	ck_assert_int_ge(asprintf(&out, "%s/out.mig", t_tmpdir()), 0);
+	out_undo = undo_path_of(out);
+	/* another snapshot repaired in place, its undo file at OUT.its-undo */
+	other = copy_file(path, "other.mig");
+	s2 = open_snap(other);
+	repair_plan_init(&q);
+	w = cte_write(man, 3);
+	repair_plan_add(&q, &w);
+	o.undo_path = out_undo;
+	ck_assert_msg(repair_apply(s2, &q, &o, &err) == 0, "%s", err.msg);
+	o.undo_path = NULL;
+	o.out_path = out;
+	ck_assert_int_eq(repair_apply(s, &p, &o, &err), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "still undoes something"));
+	ck_assert(!exists(out));
+	ck_assert_msg(repair_undo(out_undo, other, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(file_crc(other), crc0);
+	unlink(out_undo);
+	/* twice onto the same copy; undone; then again */
+	ck_assert_msg(repair_apply(s, &p, &o, &err) == 0, "%s", err.msg);
+	ck_assert_msg(repair_apply(s, &p, &o, &err) == 0, "%s", err.msg);
+	ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(file_crc(out), crc0);
+	ck_assert_msg(repair_apply(s, &p, &o, &err) == 0, "%s", err.msg);
+	ck_assert_msg(repair_undo(out_undo, out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(file_crc(out), crc0);
+	repair_plan_release(&q);
+	repair_plan_release(&p);
+	snapshot_close(s2);
+	snapshot_close(s);
+	json_object_put(man);
+	free(other);
+	free(out_undo);
+	free(out);
+	free(path);
+}
+END_TEST
+
+/* An undo file of version 1 (in place, before -o kept one), made here
+ * from the ranges of the plan: applied as before. */
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+START_TEST(undo_version_1)
+{
+	json_object *man;
+	char *path = gen("stream-live", "mig", &man), *undo = undo_path_of(path);
+	struct snapshot *s = open_snap(path);
+	struct stat st0 = stat_of(path), st;
+	uint32_t crc0 = file_crc(path);
+	struct repair_ranges rr;
+	struct repair_plan p;
+	struct repair_write w;
+	struct its_err err;
+	uint8_t *b;
+	size_t at = 512, len;
+	int fd;
+
+	repair_plan_init(&p);
+	w = dte_write(man, 8);
+	repair_plan_add(&p, &w);
+	w = cte_write(man, 3);
+	repair_plan_add(&p, &w);
+	/* both pages are sent stale, as zero, then final: two copies each */
+	ck_assert_msg(repair_collect(s, &p, 0, &rr, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(rr.nr, 4);
+	ck_assert_msg(repair_apply(s, &p, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_uint_ne(file_crc(path), crc0);
+	/* header, records (24 bytes, old, new, padding), trailer */
+	len = 512 + rr.nr * 40 + 32;
+	b = calloc(1, len);
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, "ITSUNDO\0", 8);
+	put_le(b + 8, 1, 4);
+	put_le(b + 12, 512, 4);
+	put_le(b + 16, (uint64_t)st0.st_size, 8);
+	put_le(b + 24, (uint64_t)st0.st_mtim.tv_sec, 8);
+	put_le(b + 32, (uint64_t)st0.st_mtim.tv_nsec, 4);
+	put_le(b + 36, rr.nr, 4);
+	put_le(b + 40, st0.st_dev, 8);
+	put_le(b + 48, st0.st_ino, 8);
+	put_le(b + 56, rr.nr * 40, 8);
+	snprintf((char *)b + 64, 440, "%s", path);
+	put_le(b + 508, its_crc32c(0, b, 508), 4);
+	for (size_t i = 0; i < rr.nr; i++) {
+		const struct repair_range *x = &rr.v[i];
+
+		ck_assert_uint_eq(x->len, 8);
+		put_le(b + at, x->off, 8);
+		put_le(b + at + 8, x->len, 4);
+		put_le(b + at + 12, its_crc32c(0, x->old, 8), 4);
+		put_le(b + at + 16, its_crc32c(0, x->new, 8), 4);
+		memcpy(b + at + 24, x->old, 8);
+		memcpy(b + at + 32, x->new, 8);
+		put_le(b + at + 20, its_crc32c(its_crc32c(0, b + at, 20), b + at + 24, 16), 4);
+		at += 40;
+	}
+	memcpy(b + at, "COMPLETE", 8);
+	put_le(b + at + 8, rr.nr, 4);
+	put_le(b + at + 12, its_crc32c(0, b, at), 4);
+	put_le(b + at + 16, at, 8);
+	put_le(b + at + 28, its_crc32c(0, b + at, 28), 4);
+	fd = open(undo, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, b, len), (ssize_t)len);
+	close(fd);
+	ck_assert_msg(repair_undo(undo, path, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(file_crc(path), crc0);
+	st = stat_of(path);
+	ck_assert(same_mtime(&st0, &st));
+	ck_assert_int_eq(repair_undo(undo, path, &err), REPAIR_UNDO_NOTHING);
+	/* damaged, it is refused as a version 2 file would be */
+	b[512 + 30] ^= 1;
+	fd = open(undo, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, b, len), (ssize_t)len);
+	close(fd);
+	ck_assert_int_eq(repair_undo(undo, path, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "damaged"));
+	free(b);
+	repair_ranges_release(&rr);
+	repair_plan_release(&p);
+	snapshot_close(s);
+	json_object_put(man);
+	free(undo);
+	free(path);
+}
+END_TEST
+
 START_TEST(crc32c_known)
 {
 	/* the standard check value of CRC-32C */
@@ -1969,6 +2284,9 @@ Suite *suite_repair_io(void)
 	tcase_add_test(tc, crash_during_undo);
 	tcase_add_test(tc, incomplete_undo_file);
 	tcase_add_test(tc, undo_file_kept);
+	tcase_add_test(tc, copy_crashes);
+	tcase_add_test(tc, copy_undo_file_replaced);
+	tcase_add_test(tc, undo_version_1);
 	suite_add_tcase(s, tc);
 	return s;
 }
