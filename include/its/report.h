@@ -73,4 +73,38 @@ void report_fsck(struct out *o, const struct check_ctx *cx,
 /* The problem table (--list-problems). */
 void report_problem_table(struct out *o);
 
+/* ---- --format=dot and --format=map (view.c, dot.c, map.c) ----
+ * Both formats render one view, built once from the walked image (and, for
+ * its-fsck, the check result), so that they show the same data. */
+
+/* Events drawn per device; the rest become one "... N more events" node
+ * so that a 2^16-event ITT stays a readable graph. */
+#define REPORT_DOT_MAX_EVENTS 64
+
+struct view;
+
+struct view_opts {
+	bool all;			/* also non-zero invalid entries */
+	const uint32_t *devices;	/* --device filter, NULL: all */
+	size_t nr_devices;
+	/* its-fsck: highlight findings and dropped entries (NULL: its-dump) */
+	const struct check_ctx *cx;
+	const struct check_result *cr;
+};
+
+int report_view_new(const struct snapshot *s, const struct its_image *img,
+		    const struct view_opts *opts, struct view **out,
+		    struct its_err *err);
+void report_view_free(struct view *v);
+
+/* The its-dump counts (same rules as report_dump), for the exit status. */
+void report_view_dump_summary(const struct view *v, struct dump_summary *sum);
+/* The its-fsck counts (same rules as report_fsck), for the exit status. */
+void report_fsck_counts(const struct check_result *cr, struct fsck_summary *sum);
+
+/* Graphviz digraph: DeviceID -> EventID/LPI -> collection -> vCPU. */
+int report_dot(FILE *f, const struct view *v, struct its_err *err);
+/* Text map of guest physical memory: every placed table, by GPA. */
+int report_map(FILE *f, const struct view *v, struct its_err *err);
+
 #endif
