@@ -20,6 +20,17 @@ static bool want_device(const struct dump_opts *opts, uint32_t id)
 	return false;
 }
 
+/* Flagged entries stand out; entries no restore reaches, or invalid ones
+ * shown by --all, recede. */
+static enum out_role row_role(unsigned flags, bool valid)
+{
+	if (flags & ITS_F_ANOMALY)
+		return OUT_ROLE_WARNING;
+	if (!valid || (flags & ITS_F_UNREACHABLE))
+		return OUT_ROLE_DIM;
+	return OUT_ROLE_NONE;
+}
+
 static void emit_flags(struct out *o, unsigned flags)
 {
 	bool first = true;
@@ -257,8 +268,13 @@ static void emit_snapshot(struct out *o, const struct snapshot *s,
 		emit_sections(o, mi);
 	if (mi) {
 		out_arr_begin(o, "warnings");
-		for (size_t i = 0; i < mi->nr_warnings; i++)
-			out_str(o, NULL, "  warning: %s\n", mi->warnings[i]);
+		for (size_t i = 0; i < mi->nr_warnings; i++) {
+			out_text(o, "  ");
+			out_role(o, OUT_ROLE_WARNING);
+			out_str(o, NULL, "warning: %s", mi->warnings[i]);
+			out_role(o, OUT_ROLE_NONE);
+			out_text(o, "\n");
+		}
 		out_arr_end(o);
 	}
 	out_obj_end(o);
@@ -302,7 +318,9 @@ static void emit_collections(struct out *o, const struct its_image_its *its,
 		if (c->flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
-		out_u64(o, "slot", "    %6llu", c->slot);
+		out_text(o, "    ");
+		out_role(o, row_role(c->flags, c->e.valid));
+		out_u64(o, "slot", "%6llu", c->slot);
 		out_u64(o, "icid", " %6llu", c->e.icid);
 		out_u64(o, "target", " %10llu", c->e.target);
 		out_hex(o, "gpa", "  " GPA_FMT, c->gpa, 0);
@@ -311,6 +329,7 @@ static void emit_collections(struct out *o, const struct its_image_its *its,
 		out_bool(o, "mapped", "", "  unmapped",
 			 c->e.target != COLLECTION_NOT_MAPPED);
 		emit_flags(o, c->flags);
+		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
 		out_obj_end(o);
 	}
@@ -353,12 +372,15 @@ static void emit_device_table(struct out *o, const struct its_image_its *its,
 		if (l->flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
-		out_u64(o, "index", "    %6llu", l->index);
+		out_text(o, "    ");
+		out_role(o, row_role(l->flags, l->e.valid));
+		out_u64(o, "index", "%6llu", l->index);
 		out_hex(o, "gpa", "  " GPA_FMT, l->gpa, 0);
 		out_hex(o, "raw", "  " RAW_FMT, l->e.raw, 16);
 		out_hex(o, "l2", "  " GPA_FMT, l->e.l2, 0);
 		out_bool(o, "valid", "", "  invalid", l->e.valid);
 		emit_flags(o, l->flags);
+		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
 		out_obj_end(o);
 	}
@@ -390,7 +412,9 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 		if (e->flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
-		out_u64(o, "event_id", "      %6llu", e->event_id);
+		out_text(o, "      ");
+		out_role(o, row_role(e->flags, e->e.valid));
+		out_u64(o, "event_id", "%6llu", e->event_id);
 		out_u64(o, "lpi", " %10llu", e->e.lpi);
 		out_u64(o, "icid", " %6llu", e->e.icid);
 		if (layout->has_next)
@@ -408,6 +432,7 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 		}
 		out_bool(o, "valid", "", "  invalid", e->e.valid);
 		emit_flags(o, e->flags);
+		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
 		out_obj_end(o);
 	}
@@ -438,7 +463,9 @@ static void emit_devices(struct out *o, const struct its_image_its *its,
 		if (d->flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
-		out_u64(o, "device_id", "    0x%08llx", d->device_id);
+		out_text(o, "    ");
+		out_role(o, row_role(d->flags, d->e.valid));
+		out_u64(o, "device_id", "0x%08llx", d->device_id);
 		out_hex(o, "itt", " " GPA_FMT, d->e.itt, 0);
 		out_u64(o, "event_id_bits", " %4llu", (uint64_t)d->e.size + 1);
 		if (its->layout->has_next)
@@ -449,6 +476,7 @@ static void emit_devices(struct out *o, const struct its_image_its *its,
 		out_hex(o, "raw", "  " RAW_FMT, d->e.raw, 16);
 		out_bool(o, "valid", "", "  invalid", d->e.valid);
 		emit_flags(o, d->flags);
+		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
 		emit_events(o, its->layout, d, opts, sum);
 		out_obj_end(o);
@@ -467,7 +495,9 @@ static void emit_holes(struct out *o, const struct its_image_its *its,
 
 		sum->unreadable++;
 		out_obj_begin(o, NULL);
-		out_str(o, "table", "    %s", its_table_name(h->table));
+		out_text(o, "    ");
+		out_role(o, OUT_ROLE_ERROR);
+		out_str(o, "table", "%s", its_table_name(h->table));
 		if (h->table == ITS_TABLE_ITT)
 			out_u64(o, "id", " of DeviceID 0x%llx", h->id);
 		else if (h->table == ITS_TABLE_L2)
@@ -477,9 +507,12 @@ static void emit_holes(struct out *o, const struct its_image_its *its,
 		out_hex(o, "gpa", ": GPA 0x%llx", h->gpa, 0);
 		out_hex(o, "size", ", 0x%llx bytes", h->len, 0);
 		out_str(o, "reason", ": %s", gmem_kind_name(h->kind));
-		out_text(o, "%s\n", h->kind == GMEM_NOT_RAM ?
+		out_text(o, "%s", h->kind == GMEM_NOT_RAM ?
 			 " (not guest RAM: KVM's read fails with EFAULT)" :
 			 " (guest RAM the snapshot does not hold)");
+		out_role(o, OUT_ROLE_NONE);
+		out_text(o, "\n");
+
 		out_obj_end(o);
 	}
 	out_arr_end(o);

@@ -50,6 +50,12 @@ static const char *group_name(uint32_t code)
 	return "Other";
 }
 
+static enum out_role severity_role(enum problem_severity s)
+{
+	return s == SEV_ERROR ? OUT_ROLE_ERROR :
+	       s == SEV_WARNING ? OUT_ROLE_WARNING : OUT_ROLE_NONE;
+}
+
 static void emit_location(struct out *o, const struct finding *f)
 {
 	bool sep = false;
@@ -108,7 +114,9 @@ static void emit_problems(struct out *o, const struct check_result *cr)
 				out_text(o, "\n%s:\n", group_name(p->code));
 		}
 		out_obj_begin(o, NULL);
-		out_str(o, "code", "  %s", p->name);
+		out_text(o, "  ");
+		out_role(o, severity_role(p->severity));
+		out_str(o, "code", "%s", p->name);
 		{
 			char num[16];
 
@@ -116,7 +124,9 @@ static void emit_problems(struct out *o, const struct check_result *cr)
 			out_str(o, "number", " (%s)", num);
 		}
 		out_str(o, "severity", " %s", problem_severity_name(p->severity));
-		out_str(o, "message", ": %s\n", p->message);
+		out_str(o, "message", ": %s", p->message);
+		out_role(o, OUT_ROLE_NONE);
+		out_text(o, "\n");
 		out_u64(o, "its", NULL, f->its);
 		emit_location(o, f);
 		out_str(o, "detail", "    %s\n", f->detail);
@@ -166,15 +176,18 @@ static void emit_verdict(struct out *o, const struct check_ctx *cx,
 	if (!kvm && tcg) {
 		size_t undeliverable = 0;
 
+		for (size_t i = 0; i < cr->nr_its; i++)
+			undeliverable += cr->restore[i].nr_undeliverable;
+		out_role(o, undeliverable ? OUT_ROLE_WARNING : OUT_ROLE_OK);
 		out_str(o, "restore", "QEMU TCG ITS: no KVM restore (%s); ", "n/a");
 		out_str(o, "layout", "layout %s: ", "qemu-tcg");
 		out_text(o, "QEMU's emulated ITS delivers");
 		out_u64(o, "events", " %llu events", events);
 		out_u64(o, "devices", " of %llu devices", devs);
 		out_u64(o, "collections", " through %llu collections", colls);
-		for (size_t i = 0; i < cr->nr_its; i++)
-			undeliverable += cr->restore[i].nr_undeliverable;
-		out_text(o, ", and drops %zu\n", undeliverable);
+		out_text(o, ", and drops %zu", undeliverable);
+		out_role(o, OUT_ROLE_NONE);
+		out_text(o, "\n");
 		out_arr_begin(o, "delivering");
 		for (size_t i = 0; i < cr->nr_its; i++)
 			for (size_t d = 0; d < cr->restore[i].nr_devs; d++) {
@@ -196,15 +209,21 @@ static void emit_verdict(struct out *o, const struct check_ctx *cx,
 				const struct tcg_undeliverable *x = &cr->restore[i].undeliverable[u];
 
 				out_obj_begin(o, NULL);
-				out_u64(o, "device_id", "  DeviceID 0x%llx", x->device_id);
+				out_text(o, "  ");
+				out_role(o, OUT_ROLE_DIM);
+				out_u64(o, "device_id", "DeviceID 0x%llx", x->device_id);
 				out_u64(o, "event_id", " EventID %llu", x->event_id);
-				out_str(o, "reason", " dropped: %s\n", x->reason);
+				out_str(o, "reason", " dropped: %s", x->reason);
+				out_role(o, OUT_ROLE_NONE);
+				out_text(o, "\n");
 				out_obj_end(o);
 			}
 		out_arr_end(o);
 		out_obj_end(o);
 		return;
 	}
+	if (kvm)
+		out_role(o, f ? OUT_ROLE_ERROR : OUT_ROLE_OK);
 	out_text(o, "KVM restore");
 	out_str(o, "kernel", " (kernel %s): ", cx->profile.name);
 	if (!kvm) {
@@ -247,14 +266,20 @@ static void emit_verdict(struct out *o, const struct check_ctx *cx,
 				     "; %llu collections", colls);
 	out_u64(o, "devices", ", %llu devices", devs);
 	out_u64(o, "events", ", %llu events", events);
-	out_u64(o, "entries_read", " (%llu entries read)\n", read);
+	out_u64(o, "entries_read", " (%llu entries read)", read);
+	out_role(o, OUT_ROLE_NONE);
+	out_text(o, "\n");
 	if (f && f->err < 0) {
 		char line[160];
 
 		snprintf(line, sizeof(line),
 			 "KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0000000000000002: %s",
 			 qemu_strerror(f->err));
-		out_str(o, "qemu_error", "  QEMU would abort with: %s\n", line);
+		out_text(o, "  ");
+		out_role(o, OUT_ROLE_ERROR);
+		out_str(o, "qemu_error", "QEMU would abort with: %s", line);
+		out_role(o, OUT_ROLE_NONE);
+		out_text(o, "\n");
 	}
 	for (size_t i = 0; i < cr->nr_its; i++)
 		if (cr->restore[i].older[0]) {
@@ -286,7 +311,9 @@ static void emit_dropped(struct out *o, const struct check_result *cr)
 
 			out_obj_begin(o, NULL);
 			out_u64(o, "its", NULL, cr->restore[i].its);
-			out_str(o, "table", "  %-16s", its_table_name(d->table));
+			out_text(o, "  ");
+			out_role(o, OUT_ROLE_DIM);
+			out_str(o, "table", "%-16s", its_table_name(d->table));
 			if (d->device_id != FINDING_NONE)
 				out_u64(o, "device_id", " DeviceID 0x%llx", (uint64_t)d->device_id);
 			else
@@ -301,7 +328,9 @@ static void emit_dropped(struct out *o, const struct check_result *cr)
 				out_null(o, "icid", NULL);
 			out_hex(o, "gpa", " GPA 0x%llx", d->gpa, 0);
 			out_hex(o, "raw", " raw " RAW_FMT, d->raw, 16);
-			out_str(o, "reason", ": %s\n", restore_drop_reason_name(d->reason));
+			out_str(o, "reason", ": %s", restore_drop_reason_name(d->reason));
+			out_role(o, OUT_ROLE_NONE);
+			out_text(o, "\n");
 			out_obj_end(o);
 		}
 	out_arr_end(o);
@@ -400,15 +429,25 @@ static void emit_repairs(struct out *o, const struct fsck_opts *opts)
 		out_str(o, "code", "\n    %s", problem_table[w->problem].name);
 		out_str(o, "level", " (%s)", problem_repair_name(w->level));
 		out_str(o, "why", ": %s\n", w->why);
-		if (opts->not_written && opts->not_written[i])
-			out_str(o, "not_written", "    not written: %s\n",
+		if (opts->not_written && opts->not_written[i]) {
+			out_text(o, "    ");
+			out_role(o, OUT_ROLE_WARNING);
+			out_str(o, "not_written", "not written: %s",
 				opts->not_written[i]);
+			out_role(o, OUT_ROLE_NONE);
+			out_text(o, "\n");
+		}
 		out_obj_end(o);
 	}
 	out_arr_end(o);
 	out_arr_begin(o, "refused");
-	for (size_t i = 0; i < p->nr_refused; i++)
-		out_str(o, NULL, "  refused: %s\n", p->refused[i]);
+	for (size_t i = 0; i < p->nr_refused; i++) {
+		out_text(o, "  ");
+		out_role(o, OUT_ROLE_WARNING);
+		out_str(o, NULL, "refused: %s", p->refused[i]);
+		out_role(o, OUT_ROLE_NONE);
+		out_text(o, "\n");
+	}
 	out_arr_end(o);
 }
 
@@ -418,11 +457,19 @@ static void emit_summary(struct out *o, const char *key,
 	size_t e = fs->by_severity[SEV_ERROR], w = fs->by_severity[SEV_WARNING];
 
 	out_obj_begin(o, key);
+	if (e)
+		out_role(o, OUT_ROLE_ERROR);
 	out_u64(o, "errors", "%llu error", e);
 	out_text(o, "%s", e == 1 ? "" : "s");
-	out_u64(o, "warnings", ", %llu warning", w);
+	out_role(o, OUT_ROLE_NONE);
+	out_text(o, ", ");
+	if (w)
+		out_role(o, OUT_ROLE_WARNING);
+	out_u64(o, "warnings", "%llu warning", w);
 	out_text(o, "%s", w == 1 ? "" : "s");
+	out_role(o, OUT_ROLE_NONE);
 	out_u64(o, "info", ", %llu info\n", fs->by_severity[SEV_INFO]);
+
 	out_obj_end(o);
 }
 

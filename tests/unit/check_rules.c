@@ -357,7 +357,7 @@ static struct restore_failure failure(enum problem_id p, int table,
 static void walk_opts(const struct its_walk_opts *o)
 {
 	struct snap_ram_base rb = { NULL, RAM };
-	struct snap_open_opts so = { &rb, 1 };
+	struct snap_open_opts so = { .ram_bases = &rb, .nr_ram_bases = 1 };
 	char *path = t_write_file("ram.bin", 0, ram, RAMSZ);
 
 	ck_assert_int_eq(snapshot_open(path, &so, &snap, &err), 0);

@@ -63,7 +63,7 @@ static void teardown(void)
 static void walk(int want)
 {
 	struct snap_ram_base rb = { NULL, RAM };
-	struct snap_open_opts o = { &rb, 1 };
+	struct snap_open_opts o = { .ram_bases = &rb, .nr_ram_bases = 1 };
 	char *path = t_write_file("ram.bin", 0, ram, RAMSZ);
 
 	ck_assert_int_eq(snapshot_open(path, &o, &snap, &err), 0);

@@ -67,7 +67,7 @@ uint64_t ri_cte(uint32_t icid, uint32_t target)
 int ri_walk(struct ramimg *r)
 {
 	struct snap_ram_base rb = { NULL, RI_RAM };
-	struct snap_open_opts o = { &rb, 1 };
+	struct snap_open_opts o = { .ram_bases = &rb, .nr_ram_bases = 1 };
 	char *path = t_write_file("ram.bin", 0, r->ram, RI_RAMSZ);
 
 	ri_reset(r);
