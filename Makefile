@@ -16,12 +16,14 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror
+# kept apart from CFLAGS: `make CFLAGS=...` (as asan does) must not drop them
+STD_CFLAGS := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS  += -D_GNU_SOURCE -Iinclude -DITS_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 SAN       ?=
-ALL_CFLAGS = $(CFLAGS) $(SAN) -MMD -MP
+ALL_CFLAGS = $(STD_CFLAGS) $(CFLAGS) $(SAN) -MMD -MP
 
-LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/check/*.c src/repair/*.c src/report/*.c) src/cli/common.c
+LIB_SRC   := $(wildcard src/util/*.c src/snap/*.c src/its/*.c src/check/*.c src/repair/*.c src/report/*.c) src/cli/common.c src/cli/progress.c \
+	     src/cli/version.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libits.a
 TEST_SRC  := $(wildcard tests/unit/*.c)
@@ -35,7 +37,7 @@ SAMPLES_XZ := qemu10-virt-its-stopped.mig.xz qemu10-virt-its-stopped.elf.xz \
 SAMPLES_DIR := build/samples
 SAMPLES   := $(patsubst %.xz,$(SAMPLES_DIR)/%,$(notdir $(SAMPLES_XZ)))
 
-.PHONY: all demo check check-real check-qemu bench fuzz fuzz-regress asan clean install samples
+.PHONY: all demo check check-real check-qemu bench fuzz fuzz-regress asan clean install samples man check-man uninstall
 all: $(BUILD)/its-dump $(BUILD)/its-fsck
 
 $(BUILD)/obj/%.o: %.c
@@ -163,10 +165,71 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		CFLAGS="-O1 -g"
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
+# The bad-input corpus (tests/badinput/README): damaged snapshots generated
+# from tests/fixtures/minimal.json and the KVM sample, each run through the
+# sanitizer-built its-dump and its-fsck -n, compared with expected.tsv.
+$(BUILD)/badinput-gen: tests/badinput/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $< -o $@ $(PKG_LIBS)
+.PHONY: check-badinput
+# $(BUILD)/its-dump and its-fsck: under "make asan" they are the build-asan
+# ones, finished before the recipe's own make looks at them
+check-badinput: $(BUILD)/badinput-gen $(BUILD)/its-fixture $(SAMPLES_DIR)/kvm-virt-2level.elf \
+		$(BUILD)/its-dump $(BUILD)/its-fsck
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-O1 -g" build-asan/its-dump build-asan/its-fsck
+	BADINPUT_BIN=build-asan BADINPUT_GEN=$(BUILD)/badinput-gen \
+	BADINPUT_FIXTURE=$(BUILD)/its-fixture \
+	BADINPUT_SAMPLE=$(SAMPLES_DIR)/kvm-virt-2level.elf \
+	BADINPUT_SAMPLE_REGS=$(SHARED)/samples/kvm-synthetic/kvm-virt-2level.registers.json \
+	BADINPUT_WORK=$(BUILD)/badinput bash tests/badinput/run.sh
+check: check-badinput
+
+# --version names the libelf it was built against: libelf has no call that
+# says its version at run time.
+LIBELF_VERSION := $(shell pkg-config --modversion libelf)
+$(BUILD)/obj/src/cli/version.o: CPPFLAGS += -DITS_LIBELF_VERSION='"$(LIBELF_VERSION)"'
+$(BUILD)/obj/src/cli/version.o: VERSION
+
+# Manual pages: its-fsck.8's PROBLEM CODES are generated from the problem
+# table (man/gen-problems), so the page cannot miss a code.
+MAN_PAGES := $(BUILD)/man/its-dump.1 $(BUILD)/man/its-fsck.8
+$(BUILD)/man/gen-problems: $(BUILD)/obj/man/gen-problems.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(PKG_LIBS)
+$(BUILD)/man/its-fsck.8: man/its-fsck.8.in $(BUILD)/man/gen-problems
+	$(BUILD)/man/gen-problems $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/its-dump.1: man/its-dump.1
+	@mkdir -p $(dir $@)
+	cp $< $@
+man: $(MAN_PAGES)
+
+# The pages linted (mandoc and groff must say nothing), every problem code
+# and option documented, the completion, --version, the EXAMPLES' jq
+# recipes on the real sample, and install/uninstall into a scratch DESTDIR.
+check-man: $(BUILD)/its-dump $(BUILD)/its-fsck $(MAN_PAGES) $(SAMPLES)
+	ITS_BUILD_DIR=$(abspath $(BUILD)) ITS_SAMPLES_DIR=$(abspath $(SAMPLES_DIR)) \
+	ITS_SOURCE_DIR=$(CURDIR) ITS_MAKE="$(MAKE)" bash tests/man/run.sh
+check: check-man
+
+# bash completion: where bash-completion's lazy loader looks, one file per
+# command; BASHCOMP_PKG is a test hook for a system without bash-completion.
+BASHCOMP_PKG ?= bash-completion
+BASHCOMPDIR  ?= $(or $(shell pkg-config --variable=completionsdir $(BASHCOMP_PKG) 2>/dev/null),$(PREFIX)/share/bash-completion/completions)
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(BUILD)/its-dump $(DESTDIR)$(BINDIR)/its-dump
 	install -m 755 $(BUILD)/its-fsck $(DESTDIR)$(BINDIR)/its-fsck
+	install -m 644 $(BUILD)/man/its-dump.1 $(DESTDIR)$(MANDIR)/man1/its-dump.1
+	install -m 644 $(BUILD)/man/its-fsck.8 $(DESTDIR)$(MANDIR)/man8/its-fsck.8
+	install -m 644 completion/its-tools.bash $(DESTDIR)$(BASHCOMPDIR)/its-dump
+	ln -sf its-dump $(DESTDIR)$(BASHCOMPDIR)/its-fsck
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/its-dump $(DESTDIR)$(BINDIR)/its-fsck \
+		$(DESTDIR)$(MANDIR)/man1/its-dump.1 $(DESTDIR)$(MANDIR)/man8/its-fsck.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/its-dump $(DESTDIR)$(BASHCOMPDIR)/its-fsck
 
 clean:
 	rm -rf build build-asan

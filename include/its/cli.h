@@ -41,6 +41,8 @@ struct cli_snap_args {
 	bool propbaser_all;
 	uint64_t propbaser;
 	bool no_snapshot_ok;		/* set by the program: e.g. --list-problems */
+	snap_progress_fn progress;	/* set by the program: the meter */
+	void *progress_arg;
 };
 
 /* How the programs print: the format, colour, progress meter. */
@@ -90,5 +92,47 @@ void cli_error(const char *prog, bool json, const struct its_err *err);
 /* 0x... or decimal, at most max; argp_error on anything else. */
 uint64_t cli_number(struct argp_state *st, const char *what, const char *s,
 		    uint64_t max);
+
+/* ---- the terminal (src/cli/progress.c) ---- */
+
+/* Colour text on fd (stdout)? --color=always: yes; JSON, dot, map or
+ * --color=never: no; auto: when fd is a terminal, unless NO_COLOR is set
+ * and not empty or TERM is "dumb". */
+bool cli_use_color(const struct cli_out_args *a, int fd);
+
+/* The progress meter of a snapshot read, on stderr: the first draw after
+ * a second; then on a terminal one line redrawn with \r at most 10 times
+ * a second (the file named by its last path component, the line cut to
+ * the width), elsewhere (--progress) a line at most once a second. -q:
+ * nothing. */
+struct cli_meter {
+	FILE *f;
+	const char *prog, *label;
+	bool on, tty, force;
+	double (*clock)(void);		/* seconds; tests set their own */
+	double start, last;		/* the read's start, the last draw */
+	uint64_t done, total;
+	size_t width;			/* of the last line drawn (terminal) */
+	bool drawn;
+};
+
+void cli_meter_init(struct cli_meter *m, const char *prog,
+		    enum cli_progress mode, FILE *f, bool tty);
+/* A read of label (the snapshot's path) begins. */
+void cli_meter_start(struct cli_meter *m, const char *label);
+/* A snap_progress_fn; arg is the struct cli_meter. */
+void cli_meter_update(void *arg, uint64_t done, uint64_t total);
+/* The read ended: when it succeeded, a last line "N MB read in S s" (if
+ * the meter was shown, or always with --progress); when it failed, the
+ * meter's line is ended so that the error starts a line of its own. */
+void cli_meter_finish(struct cli_meter *m, bool ok, uint64_t bytes);
+
+/* At exit, as coreutils' close_stdout: flush and close standard output.
+ * 0, or the negative errno with err "error writing standard output: ...". */
+int cli_close_stdout(struct its_err *err);
+
+/* argp_program_version_hook of both programs (src/cli/version.c): the
+ * version and the json-c, libelf and glibc versions. */
+void cli_version_hook(FILE *stream, struct argp_state *state);
 
 #endif

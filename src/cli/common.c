@@ -285,7 +285,10 @@ static int gather_regs(struct cli_snap_args *a, const struct snapshot *s,
 int cli_open(struct cli_snap_args *a, struct cli_opened *o, bool *usage,
 	     struct its_err *err)
 {
-	struct snap_open_opts so = { a->ram_bases, a->nr_ram_bases };
+	struct snap_open_opts so = {
+		.ram_bases = a->ram_bases, .nr_ram_bases = a->nr_ram_bases,
+		.progress = a->progress, .progress_arg = a->progress_arg,
+	};
 	struct its_walk_opts wo = { 0 };
 	const char *path = a->path;
 	int rc;
@@ -359,7 +362,8 @@ void cli_error(const char *prog, bool json, const struct its_err *err)
 		json_object_object_add(e, "message",
 				       json_object_new_string(err->msg));
 		json_object_object_add(root, "error", e);
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 	}
 }

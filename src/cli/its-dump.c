@@ -4,17 +4,14 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "its/cli.h"
 #include "its/report.h"
 
-#ifndef ITS_VERSION
-#define ITS_VERSION "unknown"
-#endif
-
 #define MAX_LIST 4096
 
-const char *argp_program_version = "its-dump (its-tools) " ITS_VERSION;
+void (*argp_program_version_hook)(FILE *, struct argp_state *) = cli_version_hook;
 
 enum { OPT_SECTIONS = 0x100 };
 
@@ -69,6 +66,28 @@ static const struct argp argp = {
 	cli_children, NULL, NULL,
 };
 
+/* --format=dot|map: one view, drawn by its renderer; the exit status is
+ * the one the text report would give. -1 on failure (err filled). */
+static int dump_view(const struct args *a, const struct cli_opened *op,
+		     struct its_err *err)
+{
+	struct view_opts vo = { .all = a->all, .nr_devices = a->nr_devices,
+				.devices = a->nr_devices ? a->devices : NULL };
+	struct dump_summary sum;
+	struct view *v;
+	int rc = report_view_new(op->snap, op->img, &vo, &v, err);
+
+	if (rc == 0)
+		rc = a->out.format == CLI_FORMAT_DOT ? report_dot(stdout, v, err) :
+						       report_map(stdout, v, err);
+	if (rc == 0)
+		report_view_dump_summary(v, &sum);
+	report_view_free(v);
+	if (rc < 0)
+		return -1;
+	return (sum.unreadable || sum.flagged) ? DUMP_EXIT_PARTIAL : DUMP_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -77,41 +96,62 @@ int main(int argc, char **argv)
 	struct dump_summary sum;
 	struct its_err err;
 	struct out *o = NULL;
-	bool usage;
+	struct cli_meter meter;
+	bool usage, opened, stdout_failed = false;
 	int status = DUMP_EXIT_ERROR;
 
 	memset(&a, 0, sizeof(a));
 	argp_err_exit_status = DUMP_EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &a);
 	its_err_clear(&err);
-	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
-		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
-			    "not supported yet: --format=%s",
+	if ((a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) &&
+	    a.sections) {
+		its_err_set(&err, -EINVAL, NULL, ITS_ERR_NO_OFFSET,
+			    "--sections lists a stream's records, which --format=%s does not show: use --format=text or json",
 			    a.out.format == CLI_FORMAT_DOT ? "dot" : "map");
 		status = DUMP_EXIT_USAGE;
 		goto fail;
 	}
 
-	if (cli_open(&a.snap, &op, &usage, &err) < 0) {
+	cli_meter_init(&meter, "its-dump", a.out.progress, stderr, isatty(2) == 1);
+	a.snap.progress = cli_meter_update;
+	a.snap.progress_arg = &meter;
+	cli_meter_start(&meter, a.snap.path);
+	opened = cli_open(&a.snap, &op, &usage, &err) == 0;
+	cli_meter_finish(&meter, opened, op.snap ? op.snap->file_size : 0);
+	if (!opened) {
 		if (usage)
 			status = DUMP_EXIT_USAGE;
 		goto fail;
+	}
+	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
+		status = dump_view(&a, &op, &err);
+		if (status < 0) {
+			stdout_failed = err.code == -EIO;
+			status = DUMP_EXIT_ERROR;
+			goto fail;
+		}
+		goto out;
 	}
 	o = out_new(a.out.format == CLI_FORMAT_JSON ? OUT_JSON : OUT_TEXT, stdout, a.out.pretty);
 	if (!o) {
 		its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
 		goto fail;
 	}
+	out_set_color(o, cli_use_color(&a.out, 1));
 	dopts.all = a.all;
 	dopts.sections = a.sections;
 	dopts.devices = a.nr_devices ? a.devices : NULL;
 	dopts.nr_devices = a.nr_devices;
 	dopts.regs_source = a.snap.its_regs;
 	report_dump(o, op.snap, op.img, &dopts, &sum);
-	if (out_finish(o) < 0) {
-		its_err_set(&err, -EIO, NULL, ITS_ERR_NO_OFFSET,
-			    "error writing the output");
-		a.out.format = CLI_FORMAT_TEXT;
+	if (out_finish_err(o, "standard output", &err) < 0) {
+		/* a document over the JSON limit was not written: the
+		 * error can still go out as JSON */
+		if (err.code != -EFBIG && err.code != -ENOMEM) {
+			stdout_failed = true;
+			a.out.format = CLI_FORMAT_TEXT;
+		}
 		goto fail;
 	}
 	status = (sum.unreadable || sum.flagged) ? DUMP_EXIT_PARTIAL :
@@ -122,5 +162,9 @@ fail:
 out:
 	out_free(o);
 	cli_close(&op, &a.snap);
+	if (cli_close_stdout(&err) < 0 && !stdout_failed) {
+		cli_error("its-dump", false, &err);
+		status = DUMP_EXIT_ERROR;
+	}
 	return status;
 }

@@ -12,11 +12,7 @@
 #include "its/report.h"
 #include "its/undo.h"
 
-#ifndef ITS_VERSION
-#define ITS_VERSION "unknown"
-#endif
-
-const char *argp_program_version = "its-fsck (its-tools) " ITS_VERSION;
+void (*argp_program_version_hook)(FILE *, struct argp_state *) = cli_version_hook;
 
 enum {
 	OPT_KERNEL = 0x100, OPT_STRICT, OPT_LIST, OPT_FIX,
@@ -33,8 +29,8 @@ static const struct argp_option options[] = {
 	{ "preen", 'p', NULL, 0, "apply the safe repairs without asking", 3 },
 	{ "yes", 'y', NULL, 0, "apply every repair, opt-in ones too, without asking", 3 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "show the repairs (GPA, file offset, old, new, why) and change nothing", 3 },
-	{ "output", 'o', "OUT", 0, "write the repaired snapshot to OUT; the input is not touched", 3 },
-	{ "undo-file", OPT_UNDO_FILE, "FILE", 0, "where to keep the old bytes (default SNAPSHOT.its-undo)", 3 },
+	{ "output", 'o', "OUT", 0, "write the repaired snapshot to OUT (and its undo file); the input is not touched", 3 },
+	{ "undo-file", OPT_UNDO_FILE, "FILE", 0, "where to keep the old bytes (default SNAPSHOT.its-undo, with -o OUT.its-undo)", 3 },
 	{ "undo", OPT_UNDO, "FILE", 0, "put back every byte FILE recorded into SNAPSHOT", 3 },
 	{ "test-abort-after", OPT_TEST_ABORT, "N", OPTION_HIDDEN, "tests: die after N writes", 3 },
 	{ NULL, 0, NULL, 0, "Output:", 2 },
@@ -50,6 +46,7 @@ struct args {
 	bool ask;			/* --fix: ask on a terminal */
 	const char *kernel, *out_path, *undo, *undo_file;
 	unsigned abort_after;
+	struct cli_meter meter;		/* of each snapshot read */
 };
 
 static error_t parse_opt(int key, char *arg, struct argp_state *st)
@@ -145,7 +142,9 @@ static int check_path(struct args *a, const char *path, struct cli_opened *op,
 	int rc;
 
 	a->snap.path = path;
+	cli_meter_start(&a->meter, path);
 	rc = cli_open(&a->snap, op, usage, err);
+	cli_meter_finish(&a->meter, rc == 0, op->snap ? op->snap->file_size : 0);
 	a->snap.path = saved;
 	if (rc < 0)
 		return rc;
@@ -154,6 +153,28 @@ static int check_path(struct args *a, const char *path, struct cli_opened *op,
 	cx->img = op->img;
 	cx->nr_vcpus = op->snap->nr_vcpus > 0 ? op->snap->nr_vcpus : (int)op->img->nr_rd;
 	return check_run(cx, cr, err);
+}
+
+/* --format=dot|map: the checked snapshot drawn, findings highlighted; the
+ * exit status is the one the text report would give. -1 on failure. */
+static int fsck_view(const struct args *a, const struct cli_opened *op,
+		     const struct check_ctx *cx, const struct check_result *cr,
+		     struct its_err *err)
+{
+	struct view_opts vo = { .cx = cx, .cr = cr };
+	struct fsck_summary sum;
+	struct view *v;
+	int rc = report_view_new(op->snap, op->img, &vo, &v, err);
+
+	if (rc == 0)
+		rc = a->out.format == CLI_FORMAT_DOT ? report_dot(stdout, v, err) :
+						       report_map(stdout, v, err);
+	report_view_free(v);
+	if (rc < 0)
+		return -1;
+	report_fsck_counts(cr, &sum);
+	return (sum.errors || sum.warnings || sum.restore_fails ||
+		(a->strict && sum.info)) ? FSCK_EXIT_UNCORRECTED : FSCK_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -171,7 +192,7 @@ int main(int argc, char **argv)
 	const char **not_written = NULL;
 	char (*why_not)[512] = NULL;
 	size_t declined = 0, written = 0;
-	bool usage = false;
+	bool usage = false, stdout_failed = false;
 	int rc;
 	int status = FSCK_EXIT_ERROR;
 
@@ -181,22 +202,40 @@ int main(int argc, char **argv)
 	argp_err_exit_status = FSCK_EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &a);
 	its_err_clear(&err);
+	cli_meter_init(&a.meter, "its-fsck", a.out.progress, stderr, isatty(2) == 1);
+	a.snap.progress = cli_meter_update;
+	a.snap.progress_arg = &a.meter;
 	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
-		its_err_set(&err, -ENOTSUP, NULL, ITS_ERR_NO_OFFSET,
-			    "not supported yet: --format=%s",
-			    a.out.format == CLI_FORMAT_DOT ? "dot" : "map");
-		status = FSCK_EXIT_USAGE;
-		goto fail;
+		/* the graph and the map draw the snapshot as checked: the
+		 * problem table, an undo and repairs have nothing to draw */
+		const char *what = a.list ? "--list-problems" : a.undo ? "--undo" :
+				   (a.mode || a.dry_run) ? "repairs" : NULL;
+
+		if (what) {
+			its_err_set(&err, -EINVAL, NULL, ITS_ERR_NO_OFFSET,
+				    "--format=%s draws the snapshot as checked and cannot show %s: use --format=text or json",
+				    a.out.format == CLI_FORMAT_DOT ? "dot" : "map", what);
+			status = FSCK_EXIT_USAGE;
+			goto fail;
+		}
 	}
 
 	if (a.list) {
 		o = out_new(a.out.format == CLI_FORMAT_JSON ? OUT_JSON : OUT_TEXT, stdout, a.out.pretty);
-		if (!o)
-			return FSCK_EXIT_ERROR;
+		if (!o) {
+			its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
+			goto fail;
+		}
 		report_problem_table(o);
-		status = out_finish(o) < 0 ? FSCK_EXIT_ERROR : FSCK_EXIT_OK;
-		out_free(o);
-		return status;
+		if (out_finish_err(o, "standard output", &err) < 0) {
+			if (err.code != -EFBIG && err.code != -ENOMEM) {
+				stdout_failed = true;
+				a.out.format = CLI_FORMAT_TEXT;
+			}
+			goto fail;
+		}
+		status = FSCK_EXIT_OK;
+		goto out;
 	}
 	if (a.undo) {
 		if (!strcmp(a.snap.path, "-")) {
@@ -213,7 +252,8 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "its-fsck: %s: every byte recorded in %s is back\n",
 				a.snap.path, a.undo);
-		return FSCK_EXIT_OK;
+		status = FSCK_EXIT_OK;
+		goto out;
 	}
 	if (a.dry_run && !a.mode)
 		a.mode = REPAIR_MODE_SAFE;
@@ -230,6 +270,15 @@ int main(int argc, char **argv)
 		if (usage)
 			status = FSCK_EXIT_USAGE;
 		goto fail;
+	}
+	if (a.out.format == CLI_FORMAT_DOT || a.out.format == CLI_FORMAT_MAP) {
+		status = fsck_view(&a, &op, &cx, &cr, &err);
+		if (status < 0) {
+			stdout_failed = err.code == -EIO;
+			status = FSCK_EXIT_ERROR;
+			goto fail;
+		}
+		goto out;
 	}
 	if (a.mode) {
 		if (repair_plan_build(&cx, &cr, a.mode, &plan, &err) < 0)
@@ -298,6 +347,8 @@ int main(int argc, char **argv)
 				}
 				fo.after_cx = &cx2;
 				fo.after_cr = &cr2;
+			} else if (a.out_path) {
+				fprintf(stderr, "its-fsck: nothing to repair: %s not written\n", a.out_path);
 			}
 			repair_plan_release(&todo);
 		}
@@ -311,12 +362,18 @@ int main(int argc, char **argv)
 		its_err_set(&err, -ENOMEM, NULL, ITS_ERR_NO_OFFSET, "out of memory");
 		goto fail;
 	}
+	out_set_color(o, cli_use_color(&a.out, 1));
 	fo.strict = a.strict;
 	report_fsck(o, &cx, &cr, &fo, &sum);
-	if (out_finish(o) < 0) {
-		its_err_set(&err, -EIO, NULL, ITS_ERR_NO_OFFSET,
-			    "error writing the output");
-		a.out.format = CLI_FORMAT_TEXT;
+	if (out_finish_err(o, "standard output", &err) < 0) {
+		/* a document over the JSON limit was not written: the
+		 * error can still go out as JSON */
+		if (err.code != -EFBIG && err.code != -ENOMEM) {
+			stdout_failed = true;
+			a.out.format = CLI_FORMAT_TEXT;
+		}
+		/* repairs written stay said in the status */
+		status = FSCK_EXIT_ERROR | (written ? FSCK_EXIT_CORRECTED : 0);
 		goto fail;
 	}
 	if (fo.after_cr) {
@@ -343,5 +400,9 @@ out:
 	cli_close(&op2, NULL);
 	check_result_release(&cr);
 	cli_close(&op, &a.snap);
+	if (cli_close_stdout(&err) < 0 && !stdout_failed) {
+		cli_error("its-fsck", false, &err);
+		status = FSCK_EXIT_ERROR | (written ? FSCK_EXIT_CORRECTED : 0);
+	}
 	return status;
 }

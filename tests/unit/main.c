@@ -25,6 +25,10 @@ int main(void)
 	srunner_add_suite(sr, suite_repair_io());
 	srunner_add_suite(sr, suite_fix());
 	srunner_add_suite(sr, suite_stream());
+	srunner_add_suite(sr, suite_render());
+	srunner_add_suite(sr, suite_term());
+	srunner_add_suite(sr, suite_fixfuzz());
+	srunner_add_suite(sr, suite_limits());
 	if (getenv("ITS_REAL_DIR"))
 		srunner_add_suite(sr, suite_real());
 	srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,10 @@ Suite *suite_fsck_cli(void);
 Suite *suite_repair_io(void);
 Suite *suite_fix(void);
 Suite *suite_stream(void);
+Suite *suite_render(void);
+Suite *suite_term(void);
+Suite *suite_fixfuzz(void);
+Suite *suite_limits(void);
 Suite *suite_real(void);
 
 #endif
