@@ -19,22 +19,6 @@
 #define MARKER ".\\\" @PROBLEM_CODES@"
 #define ROFF_LINE 72
 
-/* The headings its-fsck's text output gives each group of codes (the code's
- * top byte, problems.def). */
-static const char *group_name(uint32_t code)
-{
-	switch (code >> 16) {
-	case 0x00: return "Registers and snapshot";
-	case 0x01: return "Collection table";
-	case 0x02: return "Device table";
-	case 0x03: return "Interrupt translation tables";
-	case 0x04: return "Memory and placement";
-	case 0x05: return "LPI property and pending tables";
-	case 0x07: return "QEMU emulated ITS";
-	}
-	return "Other";
-}
-
 /* Text from the table as roff: a backslash is the escape character, and a
  * line that starts with a control character would be read as a request. */
 static void roff_text(FILE *out, const char *s)
@@ -100,7 +84,7 @@ static void write_codes(FILE *out)
 
 		if ((int)(p->code >> 16) != group) {
 			group = (int)(p->code >> 16);
-			fprintf(out, ".SS \"%s (0x%02xxxxx)\"\n", group_name(p->code),
+			fprintf(out, ".SS \"%s (0x%02xxxxx)\"\n", problem_group_name(p->code),
 				(unsigned)group);
 		}
 		fprintf(out, ".TP\n.B 0x%06x %s\n", p->code, p->name);

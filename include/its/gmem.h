@@ -120,6 +120,8 @@ int gmem_seal(struct gmem *g, struct its_err *err);
 
 size_t gmem_nr_regions(const struct gmem *g);
 const struct gmem_region *gmem_region_at(const struct gmem *g, size_t i);
+/* The region holding gpa, NULL when none does. */
+const struct gmem_region *gmem_region_of(const struct gmem *g, uint64_t gpa);
 const char *gmem_path(const struct gmem *g);
 
 /* What is at gpa, and how many bytes from gpa on share that answer (at least

@@ -31,5 +31,6 @@ const struct problem_info *problem_get(enum problem_id id);
 const struct problem_info *problem_by_name(const char *name);
 const char *problem_severity_name(enum problem_severity s);	/* "error" */
 const char *problem_repair_name(enum problem_repair r);		/* "safe" */
+const char *problem_group_name(uint32_t code);	/* "Device table" */
 
 #endif

@@ -32,6 +32,22 @@ const char *problem_severity_name(enum problem_severity s)
 	return "?";
 }
 
+/* The code's top byte names the table it concerns (problems.def); its-fsck
+ * groups its text report and the manual page its PROBLEM CODES by it. */
+const char *problem_group_name(uint32_t code)
+{
+	switch (code >> 16) {
+	case 0x00: return "Registers and snapshot";
+	case 0x01: return "Collection table";
+	case 0x02: return "Device table";
+	case 0x03: return "Interrupt translation tables";
+	case 0x04: return "Memory and placement";
+	case 0x05: return "LPI property and pending tables";
+	case 0x07: return "QEMU emulated ITS";
+	}
+	return "Other";
+}
+
 const char *problem_repair_name(enum problem_repair r)
 {
 	switch (r) {

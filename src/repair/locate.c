@@ -210,27 +210,6 @@ static int locate_register(const struct snapshot *s,
 	return ranges_push(out, &x) < 0 ? nomem(s, err) : 0;
 }
 
-/* ------------------------------------------------------------ regions */
-
-/* The gmem region holding gpa, or NULL. */
-static const struct gmem_region *region_of(const struct gmem *g, uint64_t gpa)
-{
-	size_t lo = 0, hi = gmem_nr_regions(g);
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct gmem_region *r = gmem_region_at(g, mid);
-
-		if (gpa < r->gpa)
-			hi = mid;
-		else if (gpa - r->gpa >= r->size)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
-}
-
 /* One piece of a RAM write: bytes [woff, woff + len) of w, at gpa, inside
  * one page (stream) or one extent. */
 struct piece {
@@ -577,7 +556,7 @@ static int split_zero_slot(const struct snapshot *s,
 			   struct zpieces *zp, uint64_t *used,
 			   struct its_err *err)
 {
-	const struct gmem_region *r = region_of(s->mem, gpa);
+	const struct gmem_region *r = gmem_region_of(s->mem, gpa);
 	const struct migstream_ramblock *bl;
 	uint64_t psz, in_page, page, slot;
 	size_t b;
@@ -687,7 +666,7 @@ static int split_ram(const struct snapshot *s, const struct repair_write *w,
 		case GMEM_FILE_BYTES:
 			break;
 		}
-		r = region_of(s->mem, gpa);
+		r = gmem_region_of(s->mem, gpa);
 		if (!r)
 			return -EIO;
 		if (zero) {
@@ -1039,7 +1018,7 @@ int repair_collect(const struct snapshot *s, const struct repair_plan *p,
 		rc = scan_stream(&sc);
 		for (size_t i = 0; i < np && rc == 0; i++) {
 			const struct repair_write *w = &p->v[pv[i].write];
-			const struct gmem_region *r = region_of(s->mem, pv[i].gpa);
+			const struct gmem_region *r = gmem_region_of(s->mem, pv[i].gpa);
 			struct query key, *q;
 			uint64_t in_page;
 

@@ -36,20 +36,6 @@ static const char *qemu_strerror(int e)
 	return "Operation not permitted";
 }
 
-static const char *group_name(uint32_t code)
-{
-	switch (code >> 16) {
-	case 0x00: return "Registers and snapshot";
-	case 0x01: return "Collection table";
-	case 0x02: return "Device table";
-	case 0x03: return "Interrupt translation tables";
-	case 0x04: return "Memory and placement";
-	case 0x05: return "LPI property and pending tables";
-	case 0x07: return "QEMU emulated ITS";
-	}
-	return "Other";
-}
-
 static enum out_role severity_role(enum problem_severity s)
 {
 	return s == SEV_ERROR ? OUT_ROLE_ERROR :
@@ -109,9 +95,9 @@ static void emit_problems(struct out *o, const struct check_result *cr)
 			group = (int)(p->code >> 16);
 			its = f->its;
 			if (cr->nr_its > 1)
-				out_text(o, "\n%s (ITS %u):\n", group_name(p->code), its);
+				out_text(o, "\n%s (ITS %u):\n", problem_group_name(p->code), its);
 			else
-				out_text(o, "\n%s:\n", group_name(p->code));
+				out_text(o, "\n%s:\n", problem_group_name(p->code));
 		}
 		out_obj_begin(o, NULL);
 		out_text(o, "  ");

@@ -525,24 +525,6 @@ static int vm_objs(struct builder *b)
 	return rc;
 }
 
-static long region_of(const struct gmem *g, uint64_t gpa)
-{
-	size_t lo = 0, hi = gmem_nr_regions(g);
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct gmem_region *r = gmem_region_at(g, mid);
-
-		if (gpa < r->gpa)
-			hi = mid;
-		else if (gpa - r->gpa >= r->size)
-			lo = mid + 1;
-		else
-			return (long)mid;
-	}
-	return -1;
-}
-
 static void locate_obj(const struct gmem *g, struct view_obj *o)
 {
 	uint64_t at = o->gpa, left = o->bytes;
@@ -557,7 +539,8 @@ static void locate_obj(const struct gmem *g, struct view_obj *o)
 		if (k == GMEM_NOT_RAM) {
 			o->not_ram += run;
 		} else {
-			long r = region_of(g, at);
+			const struct gmem_region *gr = gmem_region_of(g, at);
+			long r = gr ? (long)(gr - gmem_region_at(g, 0)) : -1;
 
 			if (r >= 0 && r != last) {
 				if (o->region < 0)

@@ -438,6 +438,14 @@ static const struct gmem_region *find_region(const struct gmem *g,
 	return lo < g->n ? &g->r[lo] : NULL;
 }
 
+const struct gmem_region *gmem_region_of(const struct gmem *g, uint64_t gpa)
+{
+	bool inside;
+	const struct gmem_region *r = find_region(g, gpa, &inside);
+
+	return inside ? r : NULL;
+}
+
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;

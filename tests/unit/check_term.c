@@ -74,28 +74,6 @@ struct how {
 	const char *env[4];
 };
 
-static char *slurp(int fd)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	ssize_t k;
-
-	ck_assert_ptr_nonnull(buf);
-	/* a pty master says EIO once every slave is closed */
-	while ((k = read(fd, buf + n, cap - n - 1)) > 0 || (k < 0 && errno == EINTR)) {
-		if (k < 0)
-			continue;
-		n += (size_t)k;
-		if (cap - n < 2) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static void run_how(struct t_run *r, const struct how *h,
 		    const char *const argv[])
 {
@@ -144,15 +122,15 @@ static void run_how(struct t_run *r, const struct how *h,
 	}
 	if (slave >= 0) {
 		close(slave);
-		tty_text = slurp(master);
+		tty_text = t_slurp_fd(master);
 		close(master);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	lseek(of, 0, SEEK_SET);
 	lseek(ef, 0, SEEK_SET);
-	r->out = h->out_pty ? tty_text : slurp(of);
-	r->err = h->err_pty ? tty_text : slurp(ef);
+	r->out = h->out_pty ? tty_text : t_slurp_fd(of);
+	r->err = h->err_pty ? tty_text : t_slurp_fd(ef);
 	if (h->out_pty && h->err_pty)
 		r->err = strdup(tty_text);
 	if (!h->out_pty && !h->err_pty)
@@ -496,7 +474,7 @@ START_TEST(meter_tty_narrow)
 	fake_now = 2.0;
 	cli_meter_finish(&m, true, MIB(640));
 	fclose(f);
-	buf = slurp(master);
+	buf = t_slurp_fd(master);
 	ck_assert_str_eq(buf, "\rits-dump: x.mig: 134.2 of 671.1 MB (20%"
 			 "\rits-dump: x.mig: 671.1 MB read in 2.0 s\n");
 	ck_assert_uint_eq(strlen("its-dump: x.mig: 671.1 MB read in 2.0 s"), 39);

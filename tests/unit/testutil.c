@@ -3,6 +3,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,14 +78,17 @@ const char *t_env(const char *name)
 	return v;
 }
 
-static char *slurp_fd(int fd)
+char *t_slurp_fd(int fd)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
 	ssize_t r;
 
 	ck_assert_ptr_nonnull(buf);
-	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
+	/* EINTR: retry; EIO (a pty master once every slave is closed): end */
+	while ((r = read(fd, buf + n, cap - n - 1)) > 0 || (r < 0 && errno == EINTR)) {
+		if (r < 0)
+			continue;
 		n += (size_t)r;
 		if (cap - n < 2) {
 			cap *= 2;
@@ -134,8 +138,8 @@ void t_run_full(struct t_run *r, const char *dir, int in_fd,
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	lseek(out_fd, 0, SEEK_SET);
 	lseek(err_fd, 0, SEEK_SET);
-	r->out = slurp_fd(out_fd);
-	r->err = slurp_fd(err_fd);
+	r->out = t_slurp_fd(out_fd);
+	r->err = t_slurp_fd(err_fd);
 	close(out_fd);
 	close(err_fd);
 }

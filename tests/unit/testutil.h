@@ -11,6 +11,9 @@ void t_cleanup(void);
 /* Write len bytes at offset off of file dir/name (created sparse; a write
  * at offset 0 starts the file afresh); returns the path. */
 char *t_write_file(const char *name, uint64_t off, const void *buf, size_t len);
+/* Everything up to end of file (or EIO, as a pty master says) from fd,
+ * NUL-terminated. Caller frees. */
+char *t_slurp_fd(int fd);
 /* Read a whole file; NULL when missing. */
 char *t_read_file(const char *path, size_t *len);
 
