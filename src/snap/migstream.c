@@ -240,6 +240,35 @@ bool ms_footer_at(struct ms_parser *p, uint64_t off, uint32_t sid)
 	return b && b[0] == QEMU_VM_SECTION_FOOTER && its_be32(b + 1) == sid;
 }
 
+/* A device section's footer at off, after the payload `after` describes
+ * ("after the 96-byte version 0 layout"). When it is not there, say what
+ * is: the end of the file, the footer of another section id (the id in
+ * the header at hdr or in the footer is damaged: both are named), or
+ * another byte (the message `missing`, with that byte). */
+int ms_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
+		    uint32_t sid, const char *idstr, const char *after,
+		    const char *missing)
+{
+	const uint8_t *b = ms_get(&p->rd, off, 5);
+
+	if (b && b[0] == QEMU_VM_SECTION_FOOTER && its_be32(b + 1) == sid)
+		return 0;
+	if (!b) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "the footer of section '%s' (id %u)",
+			 idstr, sid);
+		return ms_trunc(p, off, 5, what);
+	}
+	if (b[0] == QEMU_VM_SECTION_FOOTER)
+		return ms_bad(p, off,
+			      "section '%s' (id %u, header at offset 0x%llx): the footer %s names section id %u",
+			      idstr, sid, (unsigned long long)hdr, after,
+			      its_be32(b + 1));
+	return ms_bad(p, off, "%s (found byte 0x%02x, expected 0x7e)", missing,
+		      b[0]);
+}
+
 static int ms_footer(struct ms_parser *p, uint64_t off, uint32_t sid,
 		     const char *idstr)
 {

@@ -146,6 +146,7 @@ struct ms_parser {
 	/* device state */
 	struct ms_vmdesc vd;
 	bool have_vmdesc;
+	bool vmdesc_type_bad;		/* found with a damaged record type */
 	bool gicv3_done;
 	unsigned nr_its;
 	uint64_t nr_cpu_sections;
@@ -175,6 +176,11 @@ int ms_name(struct ms_parser *p, uint64_t off, const uint8_t **str,
 	    size_t *len, const char *what);
 bool ms_printable(const uint8_t *s, size_t n);
 bool ms_footer_at(struct ms_parser *p, uint64_t off, uint32_t sid);
+/* 0 when the footer of section sid (header at hdr) is at off; else the
+ * error naming what is there (migstream.c). */
+int ms_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
+		    uint32_t sid, const char *idstr, const char *after,
+		    const char *missing);
 /* Could a top-level record start at off (spec 14.4)? */
 bool ms_plausible_record(struct ms_parser *p, uint64_t off);
 /* Records: ms_rec_begin returns an index, or SIZE_MAX when the record is

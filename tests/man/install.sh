@@ -48,6 +48,27 @@ check_install()
             XDG_DATA_DIRS=$dest${compdir%/bash-completion/completions} bash -c '
             . /usr/share/bash-completion/bash_completion
             __load_completion its-fsck && complete -p its-fsck')"
+    # an interactive bash, as a user's: the installed file loaded lazily
+    # on first use, then asked for candidates as readline asks
+    t_eq "bash -i: its-dump --lay<TAB>, then its-fsck --kernel 6.<TAB>" \
+        "--layout= | 6.13 6.7 6.1 6.0" \
+        "$(BASH_COMPLETION_USER_DIR=/nonexistent HOME=$T_TMP \
+            XDG_DATA_DIRS=$dest${compdir%/bash-completion/completions} \
+            bash --norc --noprofile -i -c '
+            . /usr/share/bash-completion/bash_completion
+            ask() {
+                local COMP_LINE=$1 COMP_POINT=${#1} COMP_WORDS COMP_CWORD
+                read -ra COMP_WORDS <<<"$1"
+                [[ $1 == *" " ]] && COMP_WORDS+=("")
+                COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+                COMPREPLY=()
+                _completion_loader "${COMP_WORDS[0]}"
+                local f; f=$(complete -p "${COMP_WORDS[0]}" | sed -n "s/.*-F \([^ ]*\) .*/\1/p")
+                "$f" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+                compgen -W "${COMPREPLY[*]}" -- "${COMP_WORDS[COMP_CWORD]}" | tr "\n" " "
+            }
+            a=$(ask "its-dump --lay"); b=$(ask "its-fsck --kernel 6.")
+            echo "${a% } | ${b% }"' 2>/dev/null)"
 
     out=$($make -s --no-print-directory -C "$SRC" uninstall DESTDIR="$dest" \
         PREFIX=$prefix "$@" 2>&1)
