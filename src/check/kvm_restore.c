@@ -705,19 +705,36 @@ static const struct restore_dev *restored_dev(const struct restore_result *r,
 
 static bool restored_event(const struct restore_dev *d, uint32_t ev)
 {
-	for (size_t i = 0; i < d->nr_events; i++)
-		if (d->events[i].event_id == ev)
-			return true;
-	return false;
+	/* an ITT is walked forward: events are restored in EventID order */
+	return ITS_FIND_SORTED(d->events, d->nr_events, event_id, ev) != NULL;
 }
 
-static bool failed_at(const struct restore_result *r, uint64_t gpa)
+/* GPAs of the entries the restore failed on (each names one), sorted:
+ * find_drops asks about every entry, and a failed restore can list as
+ * many failures as there are entries. */
+struct fail_gpa {
+	uint64_t gpa;
+};
+
+static int fail_gpa_cmp(const void *a, const void *b)
 {
+	const struct fail_gpa *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+static struct fail_gpa *failed_gpas(const struct restore_result *r, size_t *n)
+{
+	struct fail_gpa *v = malloc((r->nr_fails + 1) * sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
 	for (size_t i = 0; i < r->nr_fails; i++)
-		if (r->fails[i].where.has_gpa && r->fails[i].where.gpa == gpa &&
-		    r->fails[i].where.has_raw)
-			return true;
-	return false;
+		if (r->fails[i].where.has_gpa && r->fails[i].where.has_raw)
+			v[(*n)++].gpa = r->fails[i].where.gpa;
+	qsort(v, *n, sizeof(*v), fail_gpa_cmp);
+	return v;
 }
 
 static void drop(struct sim *s, enum its_table_kind t, int64_t dev, int64_t ev,
@@ -769,7 +786,14 @@ static void drop_events(struct sim *s, const struct its_dev_rec *d)
 static void find_drops(struct sim *s)
 {
 	const struct its_image_its *its = s->its;
+	size_t nr_failed;
+	struct fail_gpa *failed = failed_gpas(s->r, &nr_failed);
 	char what[96];
+
+	if (!failed) {
+		s->oom = -ENOMEM;
+		return;
+	}
 
 	for (size_t i = 0; i < its->nr_ctes; i++) {
 		const struct its_cte_rec *c = &its->ctes[i];
@@ -790,7 +814,7 @@ static void find_drops(struct sim *s)
 
 		if (!d->e.valid)
 			continue;
-		if (failed_at(s->r, d->gpa)) {
+		if (ITS_FIND_SORTED(failed, nr_failed, gpa, d->gpa)) {
 			drop_events(s, d);
 			continue;
 		}
@@ -811,7 +835,7 @@ static void find_drops(struct sim *s)
 			const struct its_ite_rec *e = &d->events[j];
 
 			if (!e->e.valid || restored_event(rd, e->event_id) ||
-			    failed_at(s->r, e->gpa))
+			    ITS_FIND_SORTED(failed, nr_failed, gpa, e->gpa))
 				continue;
 			snprintf(what, sizeof(what), "DeviceID 0x%x EventID %u",
 				 d->device_id, e->event_id);
@@ -822,6 +846,7 @@ static void find_drops(struct sim *s)
 			     PR_ITE_DROPPED, what);
 		}
 	}
+	free(failed);
 }
 
 int kvm_restore_run(const struct check_ctx *cx, unsigned itsn,

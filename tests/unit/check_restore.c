@@ -334,6 +334,32 @@ START_TEST(cte_target_masks_icid_range)
 }
 END_TEST
 
+/* Fuzz regression (tests/fuzz/regress/walk-many-failures): an ITT whose
+ * every entry fails listed 65536 failures, and deciding what the restore
+ * dropped looked each entry up in that list and in the device's restored
+ * events one by one: 2^32 comparisons, seconds on a table of 512 KiB (the
+ * fuzzer's input took over a second). Both lookups are binary searches now;
+ * the counts must not change. */
+START_TEST(many_failures_stay_linear)
+{
+	/* DeviceIDs 0..7 share one ITT, as the fuzzer's did: 2^18
+	 * failures, 2^19 entries to judge */
+	R.rs.its[0].baser[0] = ri_baser(1, RI_DT, false, 1);
+	for (unsigned d = 0; d < 8; d++)
+		ri_put(&R, RI_DT + 8 * d, ri_dte(RI_ITT, 16, d < 7 ? 1 : 0));
+	for (uint32_t ev = 0; ev < 65536; ev++)
+		ri_put(&R, RI_ITT + 8ULL * ev,
+		       ri_ite(8192 + (ev & 0x3fff), ev & 1 ? 1 : 100, ev < 65535 ? 1 : 0));
+	run(NULL);
+	/* the even events name ICID 100, which has no collection */
+	ck_assert_uint_eq(rr.nr_fails, 8 * 32768);
+	ck_assert_int_eq(rr.fails[0].err, -EINVAL);
+	ck_assert_uint_eq(rr.nr_devs, 8);
+	ck_assert_uint_eq(rr.devs[7].nr_events, 32768);
+	ck_assert_uint_eq(rr.nr_drops, 0);
+}
+END_TEST
+
 Suite *suite_restore(void)
 {
 	Suite *s = suite_create("restore");
@@ -354,6 +380,7 @@ Suite *suite_restore(void)
 	tcase_add_test(tc, property_byte_outside_ram);
 	tcase_add_test(tc, cte_after_terminator);
 	tcase_add_test(tc, cte_target_masks_icid_range);
+	tcase_add_test(tc, many_failures_stay_linear);
 	suite_add_tcase(s, tc);
 	return s;
 }
