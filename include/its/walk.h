@@ -23,7 +23,9 @@
 enum its_entry_flag {
 	ITS_F_NEXT_OUT_OF_RANGE	 = 1u << 0,	/* next jumps past its table, L2 page or ITT */
 	ITS_F_NEXT_LANDS_INVALID = 1u << 1,	/* next lands on a slot with no valid entry */
-	ITS_F_AFTER_TERMINATOR	 = 1u << 2,	/* valid CTE after the list's terminator */
+	/* valid entry after its list's end: a CTE past the first slot
+	 * without a valid CTE; a DTE or ITE past one whose next is 0 */
+	ITS_F_AFTER_TERMINATOR	 = 1u << 2,
 	ITS_F_SIZE_CLAMPED	 = 1u << 3,	/* DTE Size > 15: ITT walked for 2^16 events only */
 	ITS_F_ITT_UNREADABLE	 = 1u << 4,	/* part of the ITT is absent or not RAM */
 	ITS_F_L2_UNREADABLE	 = 1u << 5,	/* part of the L2 page is absent or not RAM */
@@ -37,6 +39,8 @@ enum its_entry_flag {
 	 * L1 entry); its ITT is not read either */
 	ITS_F_IN_INVALID_L1	 = 1u << 8,
 	ITS_F_ITT_NOT_WALKED	 = 1u << 9,	/* over ITS_WALK_MAX_ITT_SLOTS */
+	/* valid DTE or ITE that a next jumps over (or past the table end) */
+	ITS_F_SKIPPED_BY_NEXT	 = 1u << 10,
 };
 /* Flags that make its-dump's exit status 1: the walk could not decode
  * everything, or a link points where no SAVE would point it. */
@@ -45,8 +49,12 @@ enum its_entry_flag {
 		       ITS_F_L2_UNREADABLE | ITS_F_L2_NOT_WALKED | \
 		       ITS_F_ITT_NOT_WALKED)
 /* Valid-looking entries KVM's restore never reaches (left over from an
- * earlier SAVE, typically): shown, flagged, not counted as live. */
-#define ITS_F_UNREACHABLE (ITS_F_AFTER_TERMINATOR | ITS_F_IN_INVALID_L1)
+ * earlier SAVE, typically): shown, flagged, not counted as live. its_walk
+ * flags CTEs after the list's end and DTEs of invalid L1 pages; whether a
+ * DTE or ITE is on its next-linked list follows the restore's order, which
+ * its_chain_dte/ite give to whoever goes through the entries in ID order. */
+#define ITS_F_UNREACHABLE (ITS_F_AFTER_TERMINATOR | ITS_F_IN_INVALID_L1 | \
+			   ITS_F_SKIPPED_BY_NEXT)
 
 /* Names for the flags, in bit order ("next_out_of_range", ...). */
 const char *its_flag_name(unsigned bit);
@@ -142,6 +150,34 @@ int its_walk(const struct gmem *g, const struct its_regset *regs,
 	     const struct its_walk_opts *opts, struct its_image **out,
 	     struct its_err *err);
 void its_image_free(struct its_image *img);
+
+/* KVM's restore walk of one list of a KVM-layout table (scan_its_table):
+ * from its first slot, an invalid entry steps to the next slot, a valid
+ * one jumps by its next, next 0 ends the list; each L2 page of a two-level
+ * device table is a list of its own. An entry the restore rejects by
+ * itself (a DTE Size over 15 or DeviceID over 0xffff; an ITE LPI below
+ * 8192 or next past its ITT) is read on from as if invalid, as its-fsck's
+ * model does. Feed every stored (non-zero) entry of one list in ID order,
+ * the DTEs of invalid L1 pages excepted (the zero slots between are
+ * invalid: stepped over). Each call returns the flag a valid entry the
+ * walk never reaches earns (AFTER_TERMINATOR, SKIPPED_BY_NEXT), else 0. */
+struct its_chain {
+	uint64_t pos;			/* the next slot the walk reads */
+	uint64_t per_page;		/* DeviceIDs per L2 page, 0: one list */
+	uint64_t page;
+	bool ended;
+	bool fed;			/* last_id/last_flag: the entry before */
+	uint64_t last_id;
+	unsigned last_flag;
+};
+/* its: for its device table (and L2 pages); NULL for an ITT. */
+void its_chain_start(struct its_chain *c, const struct its_image_its *its);
+/* *itt_read: whether the restore reads the device's ITT at all. */
+unsigned its_chain_dte(struct its_chain *c, const struct its_dev_rec *d,
+		       bool *itt_read);
+/* event_bits: the device's EventID bits as walked (d->event_bits). */
+unsigned its_chain_ite(struct its_chain *c, const struct its_ite_rec *e,
+		       unsigned event_bits);
 
 /* Lookups in a walked image (binary search; NULL when absent). */
 const struct its_dev_rec *its_image_device(const struct its_image_its *its,

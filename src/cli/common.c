@@ -17,6 +17,9 @@ enum {
 	OPT_PENDBASER, OPT_PRETTY, OPT_FORMAT, OPT_COLOR, OPT_PROGRESS,
 };
 
+/* the smallest page a RAM block or image is placed at (arm's 4 KiB) */
+#define RAM_BASE_ALIGN 4096u
+
 static const struct argp_option snap_options[] = {
 	{ NULL, 0, NULL, 0, "Decoding:", 10 },
 	{ "layout", OPT_LAYOUT, "auto|kvm|tcg", 0, "table format (default auto: from GITS_IIDR and entry shapes)", 10 },
@@ -98,6 +101,11 @@ static error_t parse_snap_opt(int key, char *arg, struct argp_state *st)
 		} else {
 			a->ram_bases[n].gpa = cli_number(st, "--ram-base", arg, UINT64_MAX);
 		}
+		/* guest RAM starts on a page boundary: an odd GPA would read
+		 * every table a few bytes off and find nothing */
+		if (a->ram_bases[n].gpa & (RAM_BASE_ALIGN - 1))
+			argp_error(st, "--ram-base: GPA 0x%llx is not aligned to 4 KiB (RAM starts on a page boundary)",
+				   (unsigned long long)a->ram_bases[n].gpa);
 		a->nr_ram_bases++;
 		break;
 	}

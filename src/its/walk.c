@@ -35,6 +35,7 @@ static const char *const flag_names[] = {
 	"next_out_of_range", "next_lands_invalid", "after_terminator",
 	"size_clamped", "itt_unreadable", "l2_unreadable", "l2_not_walked",
 	"next_crosses_l2_page", "in_invalid_l1", "itt_not_walked",
+	"skipped_by_next",
 };
 
 const char *its_flag_name(unsigned bit)
@@ -467,6 +468,77 @@ out:
 	free(h.key);
 	free(h.dev);
 	return rc;
+}
+
+void its_chain_start(struct its_chain *c, const struct its_image_its *its)
+{
+	memset(c, 0, sizeof(*c));
+	if (its && its->dt.indirect && its->layout)
+		c->per_page = its->dt.l2_bytes / its->layout->dte_size;
+	c->page = UINT64_MAX;
+}
+
+/* One entry of the list: fails says KVM's restore rejects it; the model
+ * of its-fsck then reads on as if it were invalid, so that every failure
+ * is found, and so does this walk. */
+static unsigned chain_walk(struct its_chain *c, uint64_t id, bool valid,
+			   uint32_t next, bool fails)
+{
+	/* each L2 page is a list of its own (KVM >= 6.1) */
+	if (c->per_page && id / c->per_page != c->page) {
+		c->page = id / c->per_page;
+		c->pos = c->page * c->per_page;
+		c->ended = false;
+	}
+	if (c->ended)
+		return valid ? ITS_F_AFTER_TERMINATOR : 0;
+	if (id < c->pos)
+		return valid ? ITS_F_SKIPPED_BY_NEXT : 0;
+	if (!valid || fails)
+		c->pos = id + 1;
+	else if (!next)
+		c->ended = true;
+	else
+		c->pos = id + next;
+	return 0;
+}
+
+static unsigned chain_step(struct its_chain *c, uint64_t id, bool valid,
+			   uint32_t next, bool fails)
+{
+	unsigned f;
+
+	/* one slot, one answer: an ID given twice (an image built by hand)
+	 * is not read twice */
+	if (c->fed && id == c->last_id)
+		return valid ? c->last_flag : 0;
+	c->fed = true;
+	c->last_id = id;
+	f = chain_walk(c, id, valid, next, fails);
+	c->last_flag = f;
+	return f;
+}
+
+unsigned its_chain_dte(struct its_chain *c, const struct its_dev_rec *d,
+		       bool *itt_read)
+{
+	/* the checks of the DTE alone that fail the restore (vgic-its.c) */
+	bool fails = d->e.size + 1u > VITS_TYPER_IDBITS ||
+		     d->device_id >> VITS_TYPER_DEVBITS;
+	unsigned f = chain_step(c, d->device_id, d->e.valid, d->e.next, fails);
+
+	*itt_read = d->e.valid && !f && !fails;
+	return f;
+}
+
+unsigned its_chain_ite(struct its_chain *c, const struct its_ite_rec *e,
+		       unsigned event_bits)
+{
+	/* the checks of the ITE alone that fail the restore */
+	bool fails = e->e.lpi < GIC_LPI_OFFSET ||
+		     e->event_id + (uint64_t)e->e.next >= 1ULL << event_bits;
+
+	return chain_step(c, e->event_id, e->e.valid, e->e.next, fails);
 }
 
 const struct its_dev_rec *its_image_device(const struct its_image_its *its,

@@ -388,16 +388,25 @@ static void emit_device_table(struct out *o, const struct its_image_its *its,
 	out_obj_end(o);
 }
 
+/* itt_read: whether a restore reads this ITT at all (not when it never
+ * reaches the device, or rejects its DTE): when not, every valid ITE is
+ * one it never reaches. */
 static void emit_events(struct out *o, const struct its_layout *layout,
-			const struct its_dev_rec *d,
+			const struct its_dev_rec *d, bool itt_read,
 			const struct dump_opts *opts, struct dump_summary *sum)
 {
+	unsigned inherited = itt_read ? 0 : ITS_F_UNREACHABLE;
+	struct its_chain chain;
 	bool header = false;
 
+	its_chain_start(&chain, NULL);
 	out_arr_begin(o, "events");
 	for (size_t j = 0; j < d->nr_events; j++) {
 		const struct its_ite_rec *e = &d->events[j];
+		unsigned flags = e->flags;
 
+		if (layout->has_next)
+			flags |= its_chain_ite(&chain, e, d->event_bits);
 		if (!e->e.valid && !opts->all) {
 			sum->hidden++;
 			continue;
@@ -407,13 +416,15 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 				 "Event", "LPI", "ICID", "Next", "GPA", "Raw");
 			header = true;
 		}
-		if (e->e.valid)
+		if (e->e.valid && ((flags | inherited) & ITS_F_UNREACHABLE))
+			sum->unreachable++;
+		else if (e->e.valid)
 			sum->events++;
-		if (e->flags & ITS_F_ANOMALY)
+		if (flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
 		out_text(o, "      ");
-		out_role(o, row_role(e->flags, e->e.valid));
+		out_role(o, row_role(flags | inherited, e->e.valid));
 		out_u64(o, "event_id", "%6llu", e->event_id);
 		out_u64(o, "lpi", " %10llu", e->e.lpi);
 		out_u64(o, "icid", " %6llu", e->e.icid);
@@ -431,7 +442,7 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 			out_u64(o, "doorbell", " doorbell=%llu", e->e.doorbell);
 		}
 		out_bool(o, "valid", "", "  invalid", e->e.valid);
-		emit_flags(o, e->flags);
+		emit_flags(o, flags);
 		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
 		out_obj_end(o);
@@ -442,29 +453,37 @@ static void emit_events(struct out *o, const struct its_layout *layout,
 static void emit_devices(struct out *o, const struct its_image_its *its,
 			 const struct dump_opts *opts, struct dump_summary *sum)
 {
+	struct its_chain chain;
+
 	out_text(o, "  Devices:\n");
 	if (its->nr_devs)
 		out_text(o, "    %-10s %-14s %4s %6s  %-14s  %s\n", "DeviceID",
 			 "ITT", "Bits", "Next", "GPA", "Raw");
+	its_chain_start(&chain, its);
 	out_arr_begin(o, "devices");
 	for (size_t i = 0; i < its->nr_devs; i++) {
 		const struct its_dev_rec *d = &its->devs[i];
+		unsigned flags = d->flags;
+		bool itt_read = true;
 
+		/* the list runs through every entry, shown or not */
+		if (its->layout->has_next && !(flags & ITS_F_IN_INVALID_L1))
+			flags |= its_chain_dte(&chain, d, &itt_read);
 		if (!want_device(opts, d->device_id))
 			continue;
 		if (!d->e.valid && !opts->all) {
 			sum->hidden++;
 			continue;
 		}
-		if (d->e.valid && (d->flags & ITS_F_UNREACHABLE))
+		if (d->e.valid && (flags & ITS_F_UNREACHABLE))
 			sum->unreachable++;
 		else if (d->e.valid)
 			sum->devices++;
-		if (d->flags & ITS_F_ANOMALY)
+		if (flags & ITS_F_ANOMALY)
 			sum->flagged++;
 		out_obj_begin(o, NULL);
 		out_text(o, "    ");
-		out_role(o, row_role(d->flags, d->e.valid));
+		out_role(o, row_role(flags, d->e.valid));
 		out_u64(o, "device_id", "0x%08llx", d->device_id);
 		out_hex(o, "itt", " " GPA_FMT, d->e.itt, 0);
 		out_u64(o, "event_id_bits", " %4llu", (uint64_t)d->e.size + 1);
@@ -475,10 +494,10 @@ static void emit_devices(struct out *o, const struct its_image_its *its,
 		out_hex(o, "gpa", "  " GPA_FMT, d->gpa, 0);
 		out_hex(o, "raw", "  " RAW_FMT, d->e.raw, 16);
 		out_bool(o, "valid", "", "  invalid", d->e.valid);
-		emit_flags(o, d->flags);
+		emit_flags(o, flags);
 		out_role(o, OUT_ROLE_NONE);
 		out_text(o, "\n");
-		emit_events(o, its->layout, d, opts, sum);
+		emit_events(o, its->layout, d, itt_read, opts, sum);
 		out_obj_end(o);
 	}
 	out_arr_end(o);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,6 +60,19 @@ static int open_checked(struct snapshot *s, struct its_err *err)
 	return 0;
 }
 
+/* The first (up to 4) bytes of the file as "7f 45 4c": only bytes the
+ * file has, never the zeros after a short one. */
+static const char *magic_text(const uint8_t *m, size_t n, char buf[16])
+{
+	size_t k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && i < 4; i++)
+		k += (size_t)snprintf(buf + k, 16 - k, "%s%02x", i ? " " : "",
+				      m[i]);
+	return buf;
+}
+
 static bool have_whole_ram_base(const struct snap_open_opts *o)
 {
 	for (size_t i = 0; o && i < o->nr_ram_bases; i++)
@@ -72,6 +86,7 @@ int snapshot_open(const char *path, const struct snap_open_opts *opts,
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	uint8_t m[16] = { 0 };
+	char hex[16];
 	size_t n;
 	int rc;
 
@@ -94,7 +109,12 @@ int snapshot_open(const char *path, const struct snap_open_opts *opts,
 	if (rc < 0)
 		goto fail;
 
-	if (n >= 4 && !memcmp(m, "\177ELF", 4)) {
+	if (n < 4 && !memcmp(m, "\177ELF", n)) {
+		/* the magic's first bytes and nothing more: a cut core */
+		rc = its_err_set(err, -EINVAL, path, 0,
+				 "the file is %zu byte%s long, too short for an ELF header (magic %s)",
+				 n, n == 1 ? "" : "s", magic_text(m, n, hex));
+	} else if (n >= 4 && !memcmp(m, "\177ELF", 4)) {
 		if (opts && opts->nr_ram_bases)
 			rc = its_err_set(err, -EINVAL, path, ITS_ERR_NO_OFFSET,
 					 "--ram-base does not apply to ELF cores: their program headers give every GPA");
@@ -119,8 +139,9 @@ int snapshot_open(const char *path, const struct snap_open_opts *opts,
 				 "not supported: Windows crash dump format");
 	} else {
 		rc = its_err_set(err, -EINVAL, path, 0,
-				 "unknown snapshot format (magic %02x %02x %02x %02x): expected an ELF core, a QEMU migration stream, a virsh save image, or a raw RAM image with --ram-base GPA",
-				 m[0], m[1], m[2], m[3]);
+				 "unknown snapshot format (magic %s%s): expected an ELF core, a QEMU migration stream, a virsh save image, or a raw RAM image with --ram-base GPA",
+				 magic_text(m, n, hex),
+				 n < 4 ? ", the whole file" : "");
 	}
 	if (rc < 0)
 		goto fail;

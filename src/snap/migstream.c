@@ -650,7 +650,8 @@ static int ms_cap_add(struct ms_parser *p, const uint8_t *s, size_t len)
 	return 0;
 }
 
-/* One configuration subsection at q (type byte already checked). */
+/* One configuration subsection at q (type byte and name already
+ * checked). */
 static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 				const uint8_t *name, size_t nlen,
 				uint64_t *next)
@@ -662,10 +663,6 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 	uint32_t ver;
 	int rc;
 
-	/* the name goes into messages: one line, no NUL inside */
-	if (!ms_printable(name, nlen))
-		return ms_bad(p, q + 1,
-			      "a configuration subsection name is not printable");
 	memcpy(nm, name, nlen);
 	nm[nlen] = '\0';
 	if (!b)
@@ -744,10 +741,71 @@ static int ms_config_subsection(struct ms_parser *p, uint64_t q,
 			nm, ver);
 }
 
+#define CONFIG_PREFIX "configuration/"
+#define CONFIG_PREFIX_LEN 14
+
+/* Does a configuration subsection (0x05, counted "configuration/...")
+ * start at q? The type byte is not looked at when any_type. */
+static bool config_subsection_at(struct ms_parser *p, uint64_t q,
+				 bool any_type)
+{
+	const uint8_t *b = ms_get(&p->rd, q, 2 + CONFIG_PREFIX_LEN);
+
+	return b && (any_type || b[0] == QEMU_VM_SUBSECTION) &&
+	       b[1] >= CONFIG_PREFIX_LEN &&
+	       !memcmp(b + 2, CONFIG_PREFIX, CONFIG_PREFIX_LEN);
+}
+
+/* The first configuration subsection in [from, from + 255] other than
+ * at skip: where a machine name starting at from would end. */
+static bool config_subsection_near(struct ms_parser *p, uint64_t from,
+				   uint64_t skip, uint64_t *at)
+{
+	for (uint64_t s = from; s <= from + MS_MAX_MACHINE_NAME; s++)
+		if (s != skip && config_subsection_at(p, s, false)) {
+			*at = s;
+			return true;
+		}
+	return false;
+}
+
+/* The machine name (len bytes at name) is followed at q by a byte that
+ * starts no record: say which byte of the record is wrong. */
+static int ms_config_end_bad(struct ms_parser *p, uint64_t rec,
+			     uint64_t name, uint32_t len, uint64_t q,
+			     uint8_t byte)
+{
+	const uint8_t *b;
+	uint64_t s;
+
+	/* a subsection whose type byte alone is damaged */
+	if (config_subsection_at(p, q, true)) {
+		size_t n;
+
+		b = ms_get(&p->rd, q + 1, 1);
+		n = b ? b[0] : 0;
+		b = b ? ms_get(&p->rd, q + 2, n) : NULL;
+		if (b && ms_printable(b, n))
+			return ms_bad(p, q,
+				      "byte 0x%02x where configuration subsection '%.*s' starts (expected 0x05)",
+				      byte, (int)n, (const char *)b);
+	}
+	/* a subsection further on: the name's length is wrong */
+	if (config_subsection_near(p, name, q, &s))
+		return ms_bad(p, rec + 1,
+			      "machine type name length %u does not fit the record: byte 0x%02x follows the name at offset 0x%llx, but a configuration subsection starts at offset 0x%llx (length %llu?)",
+			      len, byte, (unsigned long long)q,
+			      (unsigned long long)s,
+			      (unsigned long long)(s - name));
+	return ms_bad(p, q,
+		      "unexpected byte 0x%02x after the machine type name '%s' (expected a configuration subsection 0x05 or a section record)",
+		      byte, p->mi->machine);
+}
+
 static int ms_configuration(struct ms_parser *p, uint64_t *pos)
 {
 	struct migstream_info *mi = p->mi;
-	uint64_t q = *pos;
+	uint64_t q = *pos, rec_off = *pos;
 	const uint8_t *b = ms_get(&p->rd, q, 5);
 	size_t rec;
 	uint32_t len;
@@ -765,31 +823,76 @@ static int ms_configuration(struct ms_parser *p, uint64_t *pos)
 		return ms_bad(p, q + 1,
 			      "machine type name of %u bytes over the limit of %u",
 			      len, MS_MAX_MACHINE_NAME);
+	if (len == 0) {
+		uint64_t s;
+
+		if (config_subsection_near(p, q + 5, q + 5, &s))
+			return ms_bad(p, q + 1,
+				      "machine type name length is 0, but a configuration subsection starts at offset 0x%llx (length %llu?)",
+				      (unsigned long long)s,
+				      (unsigned long long)(s - q - 5));
+		return ms_bad(p, q + 1,
+			      "machine type name length is 0 (QEMU always names the machine)");
+	}
 	b = ms_get(&p->rd, q + 5, len);
 	if (!b)
 		return ms_trunc(p, q + 5, len, "the machine type name");
+	/* the name goes into messages and reports: one line, printable */
+	for (uint32_t i = 0; i < len; i++)
+		if (b[i] < 0x20 || b[i] > 0x7e)
+			return ms_bad(p, q + 5 + i,
+				      "machine type name is not printable (byte 0x%02x)",
+				      b[i]);
 	memcpy(mi->machine, b, len);
 	mi->machine[len] = '\0';
-	if (memchr(mi->machine, '\0', len))
-		return ms_bad(p, q + 5, "machine type name contains a NUL byte");
 	q += 5 + len;
 	for (;;) {
 		const uint8_t *name;
-		size_t nlen;
+		size_t nlen, i;
 
 		b = ms_get(&p->rd, q, 2);
 		if (!b)
 			return ms_trunc(p, q, 2,
 					"the record after the configuration");
-		/* the loader's peek rule (spec 6.3) */
-		if (b[0] != QEMU_VM_SUBSECTION || b[1] < 14)
+		if (b[0] != QEMU_VM_SUBSECTION) {
+			switch (b[0]) {
+			case QEMU_VM_EOF:
+			case QEMU_VM_SECTION_START:
+			case QEMU_VM_SECTION_PART:
+			case QEMU_VM_SECTION_END:
+			case QEMU_VM_SECTION_FULL:
+			case QEMU_VM_VMDESCRIPTION:
+			case QEMU_VM_CONFIGURATION:
+			case QEMU_VM_COMMAND:
+				break;	/* the pass judges it */
+			default:
+				return ms_config_end_bad(p, rec_off, rec_off + 5,
+							 len, q, b[0]);
+			}
 			break;
+		}
+		/* no top-level record starts with 0x05: after the machine
+		 * name it can only be a configuration subsection (the
+		 * loader's peek rule, spec 6.3, would leave it to fail as
+		 * an unknown section type) */
 		rc = ms_counted(p, q + 1, &name, &nlen,
 				"a configuration subsection name");
 		if (rc < 0)
 			return rc;
-		if (memcmp(name, "configuration", 13))
-			break;
+		if (nlen == 0)
+			return ms_bad(p, q + 1,
+				      "a configuration subsection name is empty (length 0)");
+		/* the name goes into messages: one line, no NUL inside */
+		if (!ms_printable(name, nlen))
+			return ms_bad(p, q + 1,
+				      "a configuration subsection name is not printable");
+		for (i = 0; i < nlen && i < CONFIG_PREFIX_LEN; i++)
+			if (name[i] != CONFIG_PREFIX[i])
+				break;
+		if (i < CONFIG_PREFIX_LEN)
+			return ms_bad(p, i < nlen ? q + 2 + i : q + 1,
+				      "configuration subsection name '%.*s' does not start with '" CONFIG_PREFIX "'",
+				      (int)nlen, (const char *)name);
 		rc = ms_config_subsection(p, q, name, nlen, &q);
 		if (rc < 0)
 			return rc;
@@ -935,10 +1038,18 @@ static int ms_skip_full(struct ms_parser *p, size_t rec, uint64_t off,
 		/* QEMU 7.2 describes arrays of pointers mixing NULL and
 		 * non-NULL wrongly (spec 8.4): try the footer */
 		hyp = ms_resync(p, payload, sid, &e, &to_eof);
-		if (hyp != 1)
-			return ms_bad(p, payload + n,
-				      "vmdesc description of section '%s' (id %u) does not match the stream: no footer after its %llu bytes",
-				      idstr, sid, (unsigned long long)n);
+		if (hyp != 1) {
+			char after[96], missing[480];
+
+			snprintf(after, sizeof(after),
+				 "after the %llu bytes the vmdesc describes",
+				 (unsigned long long)n);
+			snprintf(missing, sizeof(missing),
+				 "vmdesc description of section '%s' (id %u) does not match the stream: no footer after its %llu bytes",
+				 idstr, sid, (unsigned long long)n);
+			return ms_footer_check(p, payload + n, off, sid, idstr,
+					       after, missing);
+		}
 		ms_warn(p, "offset %llu: vmdesc description of section '%s' (id %u) does not match the stream (%llu bytes described, %llu found by the footer)",
 			(unsigned long long)off, idstr, sid,
 			(unsigned long long)n,
@@ -1225,6 +1336,13 @@ static int ms_tail(struct ms_parser *p, uint64_t e)
 			return ms_bad(p, e,
 				      "the stream ends (QEMU_VM_EOF) here, but the vmdesc found from the end of the file starts at offset %llu",
 				      (unsigned long long)mi->vmdesc_offset);
+		if (p->vmdesc_type_bad) {
+			b = ms_get(&p->rd, e, 1);
+			return ms_bad(p, e,
+				      "unexpected byte 0x%02x after QEMU_VM_EOF where the vmdesc record (0x06) belongs: its length and %llu bytes of JSON follow",
+				      b ? b[0] : 0,
+				      (unsigned long long)mi->vmdesc_length);
+		}
 		rec = ms_rec_begin(p, QEMU_VM_VMDESCRIPTION, e);
 		ms_rec_end(p, rec, e + 5 + mi->vmdesc_length);
 		return 0;

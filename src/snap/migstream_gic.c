@@ -76,10 +76,17 @@ int ms_gic_its(struct ms_parser *p, uint64_t rec, uint64_t payload,
 		return ms_trunc(p, payload, ITS_PAYLOAD + 5,
 				"section 'arm_gicv3_its' (96 bytes and the footer)");
 	if (b[ITS_PAYLOAD] != QEMU_VM_SECTION_FOOTER ||
-	    its_be32(b + ITS_PAYLOAD + 1) != sid)
-		return ms_bad(p, payload + ITS_PAYLOAD,
-			      "section 'arm_gicv3_its' (id %u) not followed by its footer after the 96-byte version 0 layout",
-			      sid);
+	    its_be32(b + ITS_PAYLOAD + 1) != sid) {
+		char missing[160];
+
+		snprintf(missing, sizeof(missing),
+			 "section 'arm_gicv3_its' (id %u) not followed by its footer after the 96-byte version 0 layout",
+			 sid);
+		return ms_footer_check(p, payload + ITS_PAYLOAD, rec, sid,
+				       "arm_gicv3_its",
+				       "after the 96-byte version 0 layout",
+				       missing);
+	}
 	if (p->nr_its >= MS_MAX_ITS)
 		return ms_bad(p, rec,
 			      "section 'arm_gicv3_its' instance %u (id %u) is ITS %u, over the limit of %u",
@@ -188,8 +195,9 @@ static int fixed_subsections(struct ms_parser *p, uint64_t *q,
 }
 
 /* Without the vmdesc (spec 13.5). */
-static int gicv3_fixed(struct ms_parser *p, uint64_t payload, uint32_t sid,
-		       struct rd_pair **v, size_t *n, uint64_t *end)
+static int gicv3_fixed(struct ms_parser *p, uint64_t rec, uint64_t payload,
+		       uint32_t sid, struct rd_pair **v, size_t *n,
+		       uint64_t *end)
 {
 	uint64_t q = payload + GICV3_TOP_FIELDS;
 	size_t cap = 0;
@@ -209,6 +217,11 @@ static int gicv3_fixed(struct ms_parser *p, uint64_t payload, uint32_t sid,
 				break;
 			if (ms_footer_at(p, q, sid) &&
 			    ms_plausible_record(p, q + 5))
+				break;
+			/* the file ends inside what can only be the footer */
+			b = ms_get(&p->rd, q, 1);
+			if (b && b[0] == QEMU_VM_SECTION_FOOTER &&
+			    !ms_have(&p->rd, q, 5))
 				break;
 		}
 		if (*n >= MS_MAX_VCPUS)
@@ -238,13 +251,17 @@ static int gicv3_fixed(struct ms_parser *p, uint64_t payload, uint32_t sid,
 	if (rc < 0)
 		return rc;
 	if (!ms_footer_at(p, q, sid)) {
-		const uint8_t *b = ms_get(&p->rd, q, 1);
+		char after[64], missing[128];
 
-		if (!b)
+		/* cut inside the footer: the same line as cut before it */
+		if (!ms_have(&p->rd, q, 5))
 			return ms_trunc(p, q, 5, "the footer of section 'arm_gicv3'");
-		return ms_bad(p, q,
-			      "arm_gicv3 section layout not recognised: no footer after %zu vCPUs (found byte 0x%02x)",
-			      *n, b[0]);
+		snprintf(after, sizeof(after), "after %zu vCPUs", *n);
+		snprintf(missing, sizeof(missing),
+			 "arm_gicv3 section layout not recognised: no footer after %zu vCPUs",
+			 *n);
+		return ms_footer_check(p, q, rec, sid, "arm_gicv3", after,
+				       missing);
 	}
 	*end = q + 5;
 	return 0;
@@ -312,10 +329,18 @@ static int gicv3_vmdesc(struct ms_parser *p, uint64_t rec, uint64_t payload,
 		return ms_bad(p, rec,
 			      "vmdesc description of section 'arm_gicv3' (id %u) unusable: %s",
 			      sid, why);
-	if (!ms_footer_at(p, payload + total, sid))
-		return ms_bad(p, payload + total,
-			      "vmdesc description of section 'arm_gicv3' (id %u) does not match the stream: no footer after its %llu bytes",
-			      sid, (unsigned long long)total);
+	if (!ms_footer_at(p, payload + total, sid)) {
+		char after[96], missing[192];
+
+		snprintf(after, sizeof(after),
+			 "after the %llu bytes the vmdesc describes",
+			 (unsigned long long)total);
+		snprintf(missing, sizeof(missing),
+			 "vmdesc description of section 'arm_gicv3' (id %u) does not match the stream: no footer after its %llu bytes",
+			 sid, (unsigned long long)total);
+		return ms_footer_check(p, payload + total, rec, sid,
+				       "arm_gicv3", after, missing);
+	}
 	if (!json_object_object_get_ex(dev, "fields", &fields) ||
 	    !json_object_is_type(fields, json_type_array))
 		return ms_bad(p, rec,
@@ -399,7 +424,7 @@ int ms_gic_gicv3(struct ms_parser *p, uint64_t rec, uint64_t payload,
 			    "section 'arm_gicv3' instance %u (id %u) has no entry in the vmdesc",
 			    inst, sid);
 	else
-		rc = gicv3_fixed(p, payload, sid, &v, &n, end);
+		rc = gicv3_fixed(p, rec, payload, sid, &v, &n, end);
 	if (rc == 0 && n == 0)
 		rc = ms_bad(p, rec, "section 'arm_gicv3' (id %u) holds no vCPU",
 			    sid);

@@ -195,8 +195,15 @@ static int ms_map_blocks(struct ms_parser *p, uint64_t rec)
 		}
 		place(b, rb->gpa, true, "guest RAM", "--ram-base");
 	}
-	if (machine_is_virt(mi->machine))
+	if (machine_is_virt(mi->machine)) {
 		ms_map_virt(p);
+	} else if (migstream_find_block(mi, "mach-virt.ram")) {
+		/* only the virt board names its RAM so (hw/arm/virt.c): a
+		 * virt machine under a type name this reader does not know */
+		ms_warn(p, "machine '%s' is not a known type, but RAMBlock 'mach-virt.ram' is the virt board's: placed as on machine virt",
+			mi->machine);
+		ms_map_virt(p);
+	}
 	for (size_t i = 0; i < mi->nr_blocks; i++) {
 		struct migstream_ramblock *b = &mi->blocks[i];
 
@@ -662,9 +669,28 @@ int ms_ram_finish(struct ms_parser *p)
 				(unsigned long long)bi->pages_absent,
 				(unsigned long long)b->nr_pages);
 	}
-	if (p->have_block_list && !any_mapped)
+	if (p->have_block_list && !any_mapped) {
+		const struct migstream_ramblock *big = NULL;
+
+		for (size_t i = 0; i < mi->nr_blocks; i++) {
+			const struct migstream_ramblock *bi = &mi->blocks[i];
+
+			if (bi->pages_data + bi->pages_zero &&
+			    (!big || bi->used_length > big->used_length))
+				big = bi;
+		}
+		/* pages in the file, and none of them at a known GPA: every
+		 * table read would fail, and the checker would blame the
+		 * tables for what is the reader's ignorance */
+		if (big)
+			return ms_bad(p, big->decl_offset,
+				      "guest RAM placement unknown: no RAMBlock has a known guest-physical address for machine '%s' (the largest, '%s', holds 0x%llx bytes): give --ram-base %s=GPA",
+				      mi->machine, big->name,
+				      (unsigned long long)big->used_length,
+				      big->name);
 		ms_warn(p, "no RAMBlock has a known guest-physical address (machine '%s'): give --ram-base NAME=GPA",
 			mi->machine);
+	}
 	if (p->zero_fill_nonzero)
 		ms_warn(p, "offset %llu: %llu zero-page records with a non-zero fill byte (QEMU 10 refuses to load them)",
 			(unsigned long long)p->zero_fill_first,

@@ -216,18 +216,31 @@ int ms_vmdesc_locate(struct ms_parser *p)
 			return 0;
 		for (uint64_t k = hi; k-- > lo;) {
 			const uint8_t *c = b + (k - lo);
+			const uint8_t *prev;
+			bool eof_before;
+			int rc;
 
-			if (c[0] == QEMU_VM_VMDESCRIPTION && c[5] == '{' &&
-			    its_be32(c + 1) == e - (k + 5)) {
-				const uint8_t *prev = ms_get(&p->rd, k - 1, 1);
-				bool eof_before = prev && prev[0] == QEMU_VM_EOF;
-				int rc = ms_vmdesc_parse_at(p, k, e - (k + 5));
-
-				if (rc == 0 && !eof_before)
-					ms_warn(p, "offset %llu: vmdesc not preceded by QEMU_VM_EOF",
-						(unsigned long long)k);
-				return rc;
+			if (c[5] != '{' || its_be32(c + 1) != e - (k + 5))
+				continue;
+			prev = ms_get(&p->rd, k - 1, 1);
+			eof_before = prev && prev[0] == QEMU_VM_EOF;
+			/* the record type byte alone damaged: its length, the
+			 * JSON and QEMU_VM_EOF before it still say what it
+			 * is; read it, and let the pass name the byte when it
+			 * reaches that QEMU_VM_EOF */
+			if (c[0] != QEMU_VM_VMDESCRIPTION) {
+				if (!eof_before)
+					continue;
+				if (ms_vmdesc_parse_at(p, k, e - (k + 5)) < 0)
+					return 0;
+				p->vmdesc_type_bad = true;
+				return 0;
 			}
+			rc = ms_vmdesc_parse_at(p, k, e - (k + 5));
+			if (rc == 0 && !eof_before)
+				ms_warn(p, "offset %llu: vmdesc not preceded by QEMU_VM_EOF",
+					(unsigned long long)k);
+			return rc;
 		}
 		hi = lo;
 	}

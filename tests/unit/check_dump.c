@@ -561,6 +561,140 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* Issue 7: --ram-base 0x40000001 was taken, every table read one byte
+ * off, and its-dump said 0 with nothing decoded. */
+START_TEST(regress_ram_base_unaligned)
+{
+	char *prog = t_build("its-dump");
+	struct t_run r;
+	const char *argv[] = { prog, "--ram-base", "0x40000001", "ram.bin",
+			       NULL };
+
+	t_run_in(&r, t_tmpdir(), argv);
+	ck_assert_int_eq(r.status, 16);
+	ck_assert_str_eq(r.err, "its-dump: --ram-base: GPA 0x40000001 is not aligned to 4 KiB (RAM starts on a page boundary)\n"
+			 "Try `its-dump --help' or `its-dump --usage' for more information.\n");
+	ck_assert_str_eq(r.out, "");
+	t_run_free(&r);
+	free(prog);
+}
+END_TEST
+
+/* Issue 7: valid DTEs and ITEs past a next of 0, or jumped over by a next,
+ * were counted as live ("0 unreachable"); its-dump(1) counts them
+ * unreachable, and so does its-fsck (DTE_DROPPED, ITE_DROPPED). DeviceID 8
+ * ends its ITT at event 1; 16's event 0 jumps over event 1; DeviceID 16's
+ * next (16) jumps over 24 to 32, whose next 0 leaves 40 after the end. */
+static const char chains_spec[] =
+	"{\"vcpus\": 1,\n"
+	" \"ram\": [{\"name\": \"mach-virt.ram\", \"gpa\": \"0x40000000\", \"size\": \"0x1000000\"}],\n"
+	" \"its\": [{\"registers\": {\"GITS_CTLR\": \"0x80000001\", \"GITS_IIDR\": \"0x4b00043b\"},\n"
+	"  \"device_table\": {\"gpa\": \"0x40a10000\", \"pages\": 1},\n"
+	"  \"collection_table\": {\"gpa\": \"0x40a30000\", \"pages\": 1},\n"
+	"  \"collections\": [{\"icid\": 0, \"target\": 0}],\n"
+	"  \"devices\": [\n"
+	"   {\"device_id\": 8, \"itt\": \"0x40c00000\", \"event_id_bits\": 2, \"events\": [\n"
+	"     {\"event_id\": 0, \"lpi\": 8192}, {\"event_id\": 1, \"lpi\": 8193, \"next\": 0},\n"
+	"     {\"event_id\": 2, \"lpi\": 8194}, {\"event_id\": 3, \"lpi\": 8195}]},\n"
+	"   {\"device_id\": 16, \"itt\": \"0x40c00100\", \"event_id_bits\": 2, \"next\": 16, \"events\": [\n"
+	"     {\"event_id\": 0, \"lpi\": 8196, \"next\": 2}, {\"event_id\": 1, \"lpi\": 8197},\n"
+	"     {\"event_id\": 2, \"lpi\": 8198}]},\n"
+	"   {\"device_id\": 24, \"itt\": \"0x40c00200\", \"events\": [{\"event_id\": 0, \"lpi\": 8199}]},\n"
+	"   {\"device_id\": 32, \"itt\": \"0x40c00300\", \"next\": 0, \"events\": [{\"event_id\": 0, \"lpi\": 8200}]},\n"
+	"   {\"device_id\": 40, \"itt\": \"0x40c00400\", \"events\": [{\"event_id\": 0, \"lpi\": 8201}]}]}],\n"
+	" \"redistributors\": [{\"cpu\": 0, \"GICR_PROPBASER\": \"0x40a4078f\", \"GICR_PENDBASER\": \"0x40a50780\"}],\n"
+	" \"raw\": [{\"gpa\": \"0x40a40000\", \"size\": \"0x10000\", \"fill\": \"0xa2\"}]}\n";
+
+START_TEST(regress_unreachable_chains)
+{
+	char *writer = t_build("its-fixture"), *dump = t_build("its-dump");
+	char *fsck = t_build("its-fsck"), spec[512], elf[512], regs[512];
+	json_object *doc, *devs, *probs;
+	size_t dropped = 0;
+	struct t_run r;
+	FILE *f;
+
+	snprintf(spec, sizeof(spec), "%s/chains.json", t_tmpdir());
+	snprintf(elf, sizeof(elf), "%s/chains.elf", t_tmpdir());
+	snprintf(regs, sizeof(regs), "%s/chains.regs.json", t_tmpdir());
+	f = fopen(spec, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(chains_spec, f);
+	fclose(f);
+	{
+		const char *argv[] = { writer, spec, "-o", elf, "--regs", regs,
+				       NULL };
+
+		t_run(&r, argv);
+		ck_assert_msg(r.status == 0, "its-fixture: %s", r.err);
+		t_run_free(&r);
+	}
+	{
+		const char *argv[] = { dump, "--its-regs", regs, elf, NULL };
+
+		t_run(&r, argv);
+	}
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\nSummary: 1 collections, 3 devices, 5 events; 7 unreachable, 0 flagged entries, 0 unreadable ranges; 0 invalid entries not shown\n"));
+	t_run_free(&r);
+	{
+		const char *argv[] = { dump, "-j", "--its-regs", regs, elf, NULL };
+
+		t_run(&r, argv);
+	}
+	doc = parse(r.out);
+	devs = get(idx(get(doc, "its"), 0), "devices");
+	ck_assert_uint_eq(len(devs), 5);
+	/* the flags of each device and of each of its events, in order */
+	{
+		static const char *const want[5] = {
+			"[] [] [] [\"after_terminator\"] [\"after_terminator\"]",
+			"[] [] [\"skipped_by_next\"] []",
+			"[\"skipped_by_next\"] []",
+			"[] []",
+			"[\"after_terminator\"] []",
+		};
+
+		for (size_t i = 0; i < 5; i++) {
+			json_object *d = idx(devs, i), *ev = get(d, "events");
+			char got[512];
+			size_t n;
+
+			n = (size_t)snprintf(got, sizeof(got), "%s",
+					     json_object_to_json_string_ext(get(d, "flags"), JSON_C_TO_STRING_PLAIN));
+			for (size_t k = 0; k < len(ev); k++)
+				n += (size_t)snprintf(got + n, sizeof(got) - n, " %s",
+						      json_object_to_json_string_ext(get(idx(ev, k), "flags"), JSON_C_TO_STRING_PLAIN));
+			ck_assert_str_eq(got, want[i]);
+		}
+	}
+	ck_assert_int_eq(geti(get(doc, "summary"), "unreachable"), 7);
+	json_object_put(doc);
+	t_run_free(&r);
+	/* its-fsck finds the same 7 entries dropped */
+	{
+		const char *argv[] = { fsck, "-n", "-j", "--its-regs", regs, elf,
+				       NULL };
+
+		t_run(&r, argv);
+	}
+	doc = parse(r.out);
+	probs = get(doc, "problems");
+	for (size_t i = 0; i < len(probs); i++) {
+		const char *code = gets(idx(probs, i), "code");
+
+		dropped += !strcmp(code, "DTE_DROPPED") ||
+			   !strcmp(code, "ITE_DROPPED");
+	}
+	ck_assert_uint_eq(dropped, 7);
+	json_object_put(doc);
+	t_run_free(&r);
+	free(fsck);
+	free(dump);
+	free(writer);
+}
+END_TEST
+
 /* its-dump < file reads it; a pipe cannot be read (the readers seek). */
 START_TEST(standard_input)
 {
@@ -843,6 +977,8 @@ Suite *suite_dump(void)
 	tcase_add_test(tb, device_filter_and_options);
 	tcase_add_test(tb, usage_errors);
 	tcase_add_test(tb, standard_input);
+	tcase_add_test(tb, regress_ram_base_unaligned);
+	tcase_add_test(tb, regress_unreachable_chains);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tg);
 	suite_add_tcase(s, tb);

@@ -107,6 +107,100 @@ START_TEST(directory_and_pipe)
 }
 END_TEST
 
+/* issue 7, item 4: each damaged core is refused with exactly this error:
+ * code -EINVAL, offset, one-line message. */
+static void elf_fails(const void *buf, size_t len, uint64_t off,
+		      const char *msg)
+{
+	struct its_err err;
+
+	its_err_clear(&err);
+	ck_assert_int_eq(open_bytes(buf, len, &err), -EINVAL);
+	ck_assert_msg(err.offset == off, "offset 0x%llx, expected 0x%llx (%s)",
+		      (unsigned long long)err.offset, (unsigned long long)off,
+		      err.msg);
+	ck_assert_str_eq(err.msg, msg);
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* An ELF64 aarch64 core header with nph program headers at 64, and the
+ * headers zeroed (p_type of header i at 64 + 56 * i). */
+static void core_header(uint8_t *b, size_t len, unsigned nph)
+{
+	memset(b, 0, len);
+	memcpy(b, "\177ELF\2\1\1", 7);
+	put_le(b + 16, 4, 2);		/* ET_CORE */
+	put_le(b + 18, 183, 2);		/* EM_AARCH64 */
+	put_le(b + 20, 1, 4);
+	put_le(b + 32, 64, 8);		/* e_phoff */
+	put_le(b + 52, 64, 2);		/* e_ehsize */
+	put_le(b + 54, 56, 2);		/* e_phentsize */
+	put_le(b + 56, nph, 2);		/* e_phnum */
+}
+
+/* A cut header: the file's length, never bytes past its end. */
+START_TEST(regress_short_header)
+{
+	uint8_t b[64];
+
+	core_header(b, sizeof(b), 0);
+	elf_fails(b, 1, 0,
+		  "the file is 1 byte long, too short for an ELF header (magic 7f)");
+	elf_fails(b, 3, 0,
+		  "the file is 3 bytes long, too short for an ELF header (magic 7f 45 4c)");
+	/* an ELF64 header is 64 bytes: libelf calls 52..63 "not ELF" */
+	elf_fails(b, 52, 0, "truncated ELF header (52 bytes)");
+	elf_fails(b, 63, 0, "truncated ELF header (63 bytes)");
+	elf_fails("he", 2, 0,
+		  "unknown snapshot format (magic 68 65, the whole file): expected an ELF core, a QEMU migration stream, a virsh save image, or a raw RAM image with --ram-base GPA");
+	t_cleanup();
+}
+END_TEST
+
+/* e_phoff 0 or all ones: the field (at 0x20) is named, with its value. */
+START_TEST(regress_e_phoff)
+{
+	uint8_t b[64 + 2 * 56];
+
+	core_header(b, sizeof(b), 2);
+	put_le(b + 32, 0, 8);
+	elf_fails(b, sizeof(b), 0x20,
+		  "e_phoff is 0 with e_phnum 2: the program header table is missing (no guest RAM)");
+	put_le(b + 32, UINT64_MAX, 8);
+	elf_fails(b, sizeof(b), 0x20,
+		  "e_phoff 0xffffffffffffffff: the program header table (2 entries) would end past 2^64, far beyond the end of the file (176 bytes)");
+	t_cleanup();
+}
+END_TEST
+
+/* Program headers, but no PT_LOAD (or only empty ones): no guest memory,
+ * refused rather than read as a guest whose every table is not RAM. */
+START_TEST(regress_no_pt_load)
+{
+	uint8_t b[64 + 2 * 56];
+
+	core_header(b, sizeof(b), 1);
+	put_le(b + 64, 4, 4);			/* PT_NOTE, no notes */
+	elf_fails(b, 64 + 56, 0x40,
+		  "no PT_LOAD in the program header table (1 entry: PT_NOTE): the core holds no guest memory");
+	core_header(b, sizeof(b), 2);
+	put_le(b + 64, 4, 4);
+	put_le(b + 64 + 56, 0xb801, 4);
+	elf_fails(b, sizeof(b), 0x40,
+		  "no PT_LOAD in the program header table (2 entries: PT_NOTE, type 0xb801): the core holds no guest memory");
+	put_le(b + 64 + 56, 1, 4);		/* PT_LOAD, p_memsz 0 */
+	put_le(b + 64 + 56 + 24, 0x40000000, 8);
+	elf_fails(b, sizeof(b), 0x40,
+		  "no PT_LOAD in the program header table (2 entries: PT_NOTE, PT_LOAD (empty)): the core holds no guest memory");
+	t_cleanup();
+}
+END_TEST
+
 Suite *suite_elfcore(void)
 {
 	Suite *s = suite_create("elfcore");
@@ -116,6 +210,9 @@ Suite *suite_elfcore(void)
 	tcase_add_test(tc, not_a_core);
 	tcase_add_test(tc, unknown_kinds);
 	tcase_add_test(tc, directory_and_pipe);
+	tcase_add_test(tc, regress_short_header);
+	tcase_add_test(tc, regress_e_phoff);
+	tcase_add_test(tc, regress_no_pt_load);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -225,6 +225,20 @@ static void check_err(int rc, const struct its_err *err,
 	ck_assert_uint_eq(s->regs.nr_rd, 0);
 }
 
+/* check_err, and the whole line: "FILE: offset 0xOFF: MSG" exactly. */
+static void check_line(int rc, const struct its_err *err,
+		       const struct snapshot *s, int code, uint64_t off,
+		       const char *msg)
+{
+	char line[1024], want[1024];
+
+	check_err(rc, err, s, code, off, NULL);
+	its_err_format(err, line, sizeof(line));
+	snprintf(want, sizeof(want), "%s: offset 0x%llx: %s", err->file,
+		 (unsigned long long)off, msg);
+	ck_assert_str_eq(line, want);
+}
+
 static uint64_t rd64(const struct snapshot *s, uint64_t gpa)
 {
 	struct its_err err;
@@ -1328,42 +1342,53 @@ START_TEST(test_resent_pages)
 }
 END_TEST
 
+static const struct syn_block sbsa_blocks[] = {
+	{ "sbsa-ref.ram", 32 * 4096 },
+	{ "sbsa-ref.flash0", 4 * 4096 },
+};
+
+/* A machine this reader has no table for: RAM it cannot place is refused
+ * (every table read would fail, and the checker would blame the tables),
+ * unless --ram-base places it; the virt board's RAMBlock name places it as
+ * on machine virt. */
 START_TEST(test_unknown_machine_and_ram_base)
 {
 	struct sb b = { 0 };
 	struct snapshot s;
 	struct its_err err;
 	const struct migstream_info *mi;
-	struct snap_ram_base rb[] = { { "mach-virt.ram", 0x80000000 } };
+	struct snap_ram_base rb[] = { { "sbsa-ref.ram", 0x80000000 } };
 	struct snap_ram_base bad[] = { { "pc.ram", 0 } };
+	struct snap_ram_base virt[] = { { "mach-virt.ram", 0x100000000ULL } };
 	struct snap_open_opts o = { .ram_bases = rb, .nr_ram_bases = 1 },
-			      ob = { .ram_bases = bad, .nr_ram_bases = 1 };
+			      ob = { .ram_bases = bad, .nr_ram_bases = 1 },
+			      ov = { .ram_bases = virt, .nr_ram_bases = 1 };
 	int rc;
 
 	syn_head(&b, "sbsa-ref", NULL);
-	syn_ram_start(&b, one_block, 2);
+	syn_ram_start(&b, sbsa_blocks, 2);
 	syn_part(&b, 0x03);
-	syn_page(&b, 0, "mach-virt.ram", 0x42, false);
+	syn_page(&b, 0, "sbsa-ref.ram", 0x42, false);
 	syn_eos(&b);
 	syn_tail(&b);
 
-	/* no table for this machine: listed, not mapped */
-	ck_assert_int_eq(open_bytes(&b, 0, NULL, &s, &err), 0);
-	mi = migstream_info(&s);
-	ck_assert(!migstream_find_block(mi, "mach-virt.ram")->gpa_known);
-	ck_assert_str_eq(migstream_find_block(mi, "mach-virt.ram")->role,
-			 "unknown");
-	ck_assert_uint_eq(migstream_find_block(mi, "mach-virt.ram")->pages_data,
-			  1);
-	ck_assert_uint_eq(gmem_nr_regions(s.mem), 0);
-	ck_assert(has_warning(mi, "--ram-base mach-virt.ram=GPA"));
+	/* no table for this machine: refused, naming the block to place, at
+	 * its entry in the block list (header 8, configuration 13 + 40,
+	 * 'ram' START 17 + MEM_SIZE 8) */
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 0x56,
+		   "guest RAM placement unknown: no RAMBlock has a known guest-physical address for machine 'sbsa-ref' (the largest, 'sbsa-ref.ram', holds 0x20000 bytes): give --ram-base sbsa-ref.ram=GPA");
 	close_snap(&s);
 
 	/* --ram-base places it */
 	ck_assert_int_eq(open_bytes(&b, 0, &o, &s, &err), 0);
 	mi = migstream_info(&s);
-	ck_assert_str_eq(migstream_find_block(mi, "mach-virt.ram")->gpa_source,
+	ck_assert_str_eq(migstream_find_block(mi, "sbsa-ref.ram")->gpa_source,
 			 "--ram-base");
+	ck_assert(!migstream_find_block(mi, "sbsa-ref.flash0")->gpa_known);
+	ck_assert_str_eq(migstream_find_block(mi, "sbsa-ref.flash0")->role,
+			 "unknown");
+	ck_assert(has_warning(mi, "--ram-base sbsa-ref.flash0=GPA"));
 	ck_assert_uint_eq(gmem_nr_regions(s.mem), 1);
 	ck_assert_uint_eq(rd64(&s, 0x80000000), 0x4242424242424242ULL);
 	close_snap(&s);
@@ -1371,13 +1396,32 @@ START_TEST(test_unknown_machine_and_ram_base)
 	rc = open_bytes(&b, 0, &ob, &s, &err);
 	ck_assert_int_eq(rc, -EINVAL);
 	ck_assert(strstr(err.msg, "--ram-base pc.ram: no RAMBlock"));
-	ck_assert(strstr(err.msg, "'mach-virt.ram'"));
+	ck_assert(strstr(err.msg, "'sbsa-ref.ram'"));
+	close_snap(&s);
+	sb_free(&b);
+
+	/* an unknown type name whose RAM is the virt board's */
+	syn_head(&b, "virt-custom", NULL);
+	syn_ram_start(&b, one_block, 2);
+	syn_part(&b, 0x03);
+	syn_page(&b, 0, "mach-virt.ram", 0x42, false);
+	syn_eos(&b);
+	syn_tail(&b);
+	ck_assert_int_eq(open_bytes(&b, 0, NULL, &s, &err), 0);
+	close_snap(&s);
+	patch(&b, 13, "vjrt", 4);
+	ck_assert_int_eq(open_bytes(&b, 0, NULL, &s, &err), 0);
+	mi = migstream_info(&s);
+	ck_assert_str_eq(mi->machine, "vjrt-custom");
+	ck_assert_str_eq(migstream_find_block(mi, "mach-virt.ram")->gpa_source,
+			 "machine virt");
+	ck_assert(has_warning(mi, "machine 'vjrt-custom' is not a known type, but RAMBlock 'mach-virt.ram' is the virt board's: placed as on machine virt"));
+	ck_assert_uint_eq(rd64(&s, 0x40000000), 0x4242424242424242ULL);
 	close_snap(&s);
 	sb_free(&b);
 
 	/* overriding the virt table: the ITS tables move with the block */
-	rb[0].gpa = 0x100000000ULL;
-	open_sample(KVM, 0, &o, &s);
+	open_sample(KVM, 0, &ov, &s);
 	ck_assert_uint_eq(rd64(&s, 0x100000000ULL + 0x01170040),
 			  0x80100000082b5641ULL);
 	{
@@ -1994,6 +2038,160 @@ START_TEST(test_regress_gicv3_subsection_newline)
 }
 END_TEST
 
+/* ---------------------------------------------- issue 7, item 4: bad input */
+
+/* The KVM sample: arm_gicv3 at 574133 (0x8c2b5; payload 574156, 11002
+ * bytes, footer at 585158 = 0x8edc6), arm_gicv3_its at 585163 (0x8edcb;
+ * footer at 585286 = 0x8ee46), QEMU_VM_EOF at 585473, the vmdesc record
+ * at 585474 (0x8ef02). */
+
+/* Cut inside the arm_gicv3 footer (no vmdesc then: the fixed layout):
+ * the end of the file, not "layout not recognised (found byte 0x7e)". */
+START_TEST(test_regress_gicv3_footer_cut)
+{
+	char *p = sample(KVM);
+	struct sb full = { 0 };
+
+	sb_file(&full, p, 0, 585474);
+	for (unsigned left = 1; left <= 4; left += 3) {
+		struct sb b = { .p = full.p, .n = 585158 + left };
+		struct snapshot s;
+		struct its_err err;
+		char msg[160];
+		int rc = open_bytes(&b, 0, NULL, &s, &err);
+
+		snprintf(msg, sizeof(msg),
+			 "unexpected end of file while reading the footer of section 'arm_gicv3' (5 bytes needed, %u left)",
+			 left);
+		check_line(rc, &err, &s, -EINVAL, 585158, msg);
+		close_snap(&s);
+	}
+	sb_free(&full);
+	free(p);
+}
+END_TEST
+
+/* A footer that names another section id (the header's or the footer's
+ * id damaged): say what is there, and where the header is. */
+START_TEST(test_regress_footer_names_other_id)
+{
+	struct sb b = { 0 };
+	struct snapshot s;
+	struct its_err err;
+	char *p = sample(KVM);
+	int rc;
+
+	sb_file(&b, p, 0, KVM_SIZE);
+	patch_be32(&b, 585287, 12);
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 585286,
+		   "section 'arm_gicv3_its' (id 11, header at offset 0x8edcb): the footer after the 96-byte version 0 layout names section id 12");
+	close_snap(&s);
+	patch_be32(&b, 585287, 11);
+	patch_be32(&b, 585164, 41);
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 585286,
+		   "section 'arm_gicv3_its' (id 41, header at offset 0x8edcb): the footer after the 96-byte version 0 layout names section id 11");
+	close_snap(&s);
+	patch_be32(&b, 585164, 11);
+	b.p[585286] = 0x7f;
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 585286,
+		   "section 'arm_gicv3_its' (id 11) not followed by its footer after the 96-byte version 0 layout (found byte 0x7f, expected 0x7e)");
+	close_snap(&s);
+	b.p[585286] = 0x7e;
+	/* arm_gicv3, sized by the vmdesc */
+	patch_be32(&b, 574134, 211);
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 585158,
+		   "section 'arm_gicv3' (id 211, header at offset 0x8c2b5): the footer after the 11002 bytes the vmdesc describes names section id 10");
+	close_snap(&s);
+	patch_be32(&b, 574134, 10);
+	b.p[585158] = 0x12;
+	rc = open_bytes(&b, 0, NULL, &s, &err);
+	check_line(rc, &err, &s, -EINVAL, 585158,
+		   "vmdesc description of section 'arm_gicv3' (id 10) does not match the stream: no footer after its 11002 bytes (found byte 0x12, expected 0x7e)");
+	close_snap(&s);
+	sb_free(&b);
+	free(p);
+}
+END_TEST
+
+/* Damage inside the CONFIGURATION record (the sample's: machine name
+ * "virt-7.2" at 0xd, its subsection at 0x15, the name at 0x17) is named
+ * there, not at the vmdesc as a page-size disagreement. */
+START_TEST(test_regress_configuration)
+{
+	static const struct {
+		uint64_t at;
+		const char *bytes;
+		size_t n;
+		uint64_t off;
+		const char *msg;
+	} cases[] = {
+		{ 0x15, "\xcb", 1, 0x15,
+		  "byte 0xcb where configuration subsection 'configuration/target-page-bits' starts (expected 0x05)" },
+		{ 0x9, "\0\0\0\1", 4, 0x9,
+		  "machine type name length 1 does not fit the record: byte 0x69 follows the name at offset 0xe, but a configuration subsection starts at offset 0x15 (length 8?)" },
+		{ 0x9, "\0\0\0\0", 4, 0x9,
+		  "machine type name length is 0, but a configuration subsection starts at offset 0x15 (length 8?)" },
+		{ 0x1a, "O", 1, 0x1a,
+		  "configuration subsection name 'conOiguration/target-page-bits' does not start with 'configuration/'" },
+		{ 0x16, "\0", 1, 0x16,
+		  "a configuration subsection name is empty (length 0)" },
+		{ 0x10, "\x13", 1, 0x10,
+		  "machine type name is not printable (byte 0x13)" },
+		/* the subsection's type byte and its name both damaged */
+		{ 0x15, "\xcb\x1ex", 3, 0x15,
+		  "unexpected byte 0xcb after the machine type name 'virt-7.2' (expected a configuration subsection 0x05 or a section record)" },
+	};
+	char *p = sample(KVM);
+	struct sb full = { 0 };
+
+	sb_file(&full, p, 0, KVM_SIZE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sb b = { 0 };
+		struct snapshot s;
+		struct its_err err;
+		int rc;
+
+		sb_put(&b, full.p, full.n);
+		patch(&b, cases[i].at, cases[i].bytes, cases[i].n);
+		rc = open_bytes(&b, i & 1 ? MIGSTREAM_PREAD : 0, NULL, &s, &err);
+		check_line(rc, &err, &s, -EINVAL, cases[i].off, cases[i].msg);
+		close_snap(&s);
+		sb_free(&b);
+	}
+	sb_free(&full);
+	free(p);
+}
+END_TEST
+
+/* The vmdesc record's type byte damaged: the vmdesc is still found by its
+ * length and JSON, and the error names the byte after QEMU_VM_EOF, not a
+ * section before it that then seemed to have no footer. */
+START_TEST(test_regress_vmdesc_type_byte)
+{
+	struct sb b = { 0 };
+	struct snapshot s;
+	struct its_err err;
+	char *p = sample(KVM);
+	int rc;
+
+	sb_file(&b, p, 0, KVM_SIZE);
+	ck_assert_uint_eq(b.p[585474], 0x06);
+	b.p[585474] ^= 0xb2;
+	for (unsigned flags = 0; flags <= MIGSTREAM_PREAD; flags += MIGSTREAM_PREAD) {
+		rc = open_bytes(&b, flags, NULL, &s, &err);
+		check_line(rc, &err, &s, -EINVAL, 585474,
+			   "unexpected byte 0xb4 after QEMU_VM_EOF where the vmdesc record (0x06) belongs: its length and 4325 bytes of JSON follow");
+		close_snap(&s);
+	}
+	sb_free(&b);
+	free(p);
+}
+END_TEST
+
 Suite *suite_migstream(void)
 {
 	Suite *s = suite_create("migstream");
@@ -2028,6 +2226,10 @@ Suite *suite_migstream(void)
 	tcase_add_test(bad, test_regress_ramblock_name_newline);
 	tcase_add_test(bad, test_regress_config_subsection_newline);
 	tcase_add_test(bad, test_regress_gicv3_subsection_newline);
+	tcase_add_test(bad, test_regress_gicv3_footer_cut);
+	tcase_add_test(bad, test_regress_footer_names_other_id);
+	tcase_add_test(bad, test_regress_configuration);
+	tcase_add_test(bad, test_regress_vmdesc_type_byte);
 	suite_add_tcase(s, bad);
 	tcase_add_loop_test(syn, test_resent_pages, 0, 2);
 	tcase_add_test(syn, test_unknown_machine_and_ram_base);
