@@ -19,7 +19,7 @@ enum out_mode { OUT_TEXT, OUT_JSON };
  * one is its-dump -j of 65536 DeviceIDs with 2^16 valid events each, every
  * number at its widest: 2^32 events of 187 bytes in QEMU's emulated-ITS
  * layout, 0.80 TB (137 bytes, 0.59 TB in KVM's); even with every walk flag
- * on every entry it is 1.50 TB (check_term.c asserts these sizes).
+ * on every entry it is 1.65 TB (check_term.c asserts these sizes).
  * its-fsck's spend at most about 190 bytes an event (three short objects
  * in QEMU's layout after a repair: delivered, restored, delivered).
  * 2 TiB (2.20 TB) keeps twice the largest legitimate document; what

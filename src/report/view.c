@@ -278,80 +278,147 @@ static int build_colls(struct builder *b, struct view_its *vi)
 
 /* ---- devices and events ---- */
 
+/* report_dump's rule for an entry it shows: live (*live), unreachable or,
+ * invalid ones shown by --all, neither; flagged besides. */
+static void count_entry(struct dump_summary *s, size_t *live, bool valid,
+			bool unreached, unsigned flags)
+{
+	if (valid && unreached)
+		s->unreachable++;
+	else if (valid)
+		(*live)++;
+	if (flags & ITS_F_ANOMALY)
+		s->flagged++;
+}
+
+/* The flag an event of an ITT the restore never reads is drawn with: the
+ * reason its DTE is not reached, else (the DTE is reached and rejected,
+ * its ITT read past with it) SKIPPED_BY_NEXT. */
+static unsigned unread_itt_flag(unsigned dte_flags)
+{
+	unsigned f = dte_flags & ITS_F_UNREACHABLE;
+
+	return f ? f : ITS_F_SKIPPED_BY_NEXT;
+}
+
+/* A device's events: drawn up to REPORT_DOT_MAX_EVENTS, the rest
+ * collapsed into edges per collection; every one fed to the ITT's list in
+ * EventID order (shown or not, as report_dump does) and counted. */
+static int build_events(struct builder *b, struct view_its *vi,
+			struct view_dev *vd, const struct its_dev_rec *d,
+			bool itt_read, size_t *count, size_t *touched)
+{
+	const struct its_image_its *its = vi->its;
+	struct dump_summary *sum = &b->v->sum;
+	unsigned inherited = itt_read ? 0 : unread_itt_flag(vd->dte.flags);
+	struct its_chain chain;
+	size_t nr_touched = 0;
+
+	its_chain_start(&chain, NULL);
+	vd->first_event = vi->nr_events;
+	vd->first_edge = vi->nr_more_edges;
+	for (size_t j = 0; j < d->nr_events; j++) {
+		const struct its_ite_rec *e = &d->events[j];
+		long c = event_routes(e) ? coll_of(vi, e->e.icid) : -1;
+		unsigned flags = e->flags;
+
+		if (its->layout->has_next)
+			flags |= its_chain_ite(&chain, e, d->event_bits);
+		if (!e->e.valid && !b->o->all) {
+			sum->hidden++;
+			continue;
+		}
+		count_entry(sum, &sum->events, e->e.valid,
+			    (flags & ITS_F_UNREACHABLE) || inherited, flags);
+		if (e->e.valid && !(flags & ITS_F_UNREACHABLE))
+			flags |= inherited;
+		if (vd->nr_events < REPORT_DOT_MAX_EVENTS) {
+			struct view_event *ve = its_vec_push(&vi->events,
+							     &vi->nr_events,
+							     sizeof(*ve));
+
+			if (!ve)
+				return oom(b);
+			ve->ite = *e;
+			ve->ite.flags = flags;
+			ve->coll = c;
+			vd->nr_events++;
+			continue;
+		}
+		vd->nr_more++;
+		if (c >= 0 && count[c]++ == 0)
+			touched[nr_touched++] = (size_t)c;
+	}
+	/* edges in collection order: stable output */
+	for (size_t x = 1; x < nr_touched; x++)
+		for (size_t y = x; y > 0 && touched[y - 1] > touched[y]; y--) {
+			size_t t = touched[y];
+
+			touched[y] = touched[y - 1];
+			touched[y - 1] = t;
+		}
+	for (size_t x = 0; x < nr_touched; x++) {
+		struct view_edge *ed = its_vec_push(&vi->more_edges,
+						    &vi->nr_more_edges,
+						    sizeof(*ed));
+
+		if (!ed)
+			return oom(b);
+		ed->coll = touched[x];
+		ed->count = count[touched[x]];
+		count[touched[x]] = 0;
+		vd->nr_edges++;
+	}
+	return 0;
+}
+
 static int build_devs(struct builder *b, struct view_its *vi)
 {
 	const struct its_image_its *its = vi->its;
+	struct dump_summary *sum = &b->v->sum;
 	size_t *count = calloc(vi->nr_colls ? vi->nr_colls : 1, sizeof(*count));
 	size_t *touched = malloc((vi->nr_colls ? vi->nr_colls : 1) *
 				 sizeof(*touched));
+	struct its_chain chain;
 	int rc = 0;
 
 	if (!count || !touched) {
 		rc = oom(b);
 		goto out;
 	}
-	for (size_t i = 0; i < its->nr_devs; i++) {
+	its_chain_start(&chain, its);
+	for (size_t i = 0; rc == 0 && i < its->nr_devs; i++) {
 		const struct its_dev_rec *d = &its->devs[i];
+		unsigned flags = d->flags;
+		bool itt_read = true;
 		struct view_dev *vd;
-		size_t nr_touched = 0;
 
-		if (!want_device(b->o, d->device_id) || (!d->e.valid && !b->o->all))
+		/* the list runs through every entry, drawn or not */
+		if (its->layout->has_next && !(flags & ITS_F_IN_INVALID_L1))
+			flags |= its_chain_dte(&chain, d, &itt_read);
+		if (!want_device(b->o, d->device_id))
 			continue;
-		if (!(vd = its_vec_push(&vi->devs, &vi->nr_devs, sizeof(*vd))))
-			goto nomem;
-		vd->rec = d;
+		if (!d->e.valid && !b->o->all) {
+			sum->hidden++;
+			continue;
+		}
+		count_entry(sum, &sum->devices, d->e.valid,
+			    flags & ITS_F_UNREACHABLE, flags);
+		if (!(vd = its_vec_push(&vi->devs, &vi->nr_devs, sizeof(*vd)))) {
+			rc = oom(b);
+			break;
+		}
+		vd->dte = *d;
+		vd->dte.flags = flags;
 		if (d->event_bits)
 			vd->itt_bytes = (uint64_t)its->layout->ite_size << d->event_bits;
-		vd->first_event = vi->nr_events;
-		vd->first_edge = vi->nr_more_edges;
-		for (size_t j = 0; j < d->nr_events; j++) {
-			const struct its_ite_rec *e = &d->events[j];
-			long c = event_routes(e) ? coll_of(vi, e->e.icid) : -1;
-
-			if (!e->e.valid && !b->o->all)
-				continue;
-			if (vd->nr_events < REPORT_DOT_MAX_EVENTS) {
-				struct view_event *ve = its_vec_push(&vi->events,
-								     &vi->nr_events,
-								     sizeof(*ve));
-
-				if (!ve)
-					goto nomem;
-				ve->rec = e;
-				ve->coll = c;
-				vd->nr_events++;
-				continue;
-			}
-			vd->nr_more++;
-			if (c >= 0 && count[c]++ == 0)
-				touched[nr_touched++] = (size_t)c;
-		}
-		if (nr_touched > 1) {
-			/* edges in collection order: stable output */
-			for (size_t x = 1; x < nr_touched; x++)
-				for (size_t y = x; y > 0 && touched[y - 1] > touched[y]; y--) {
-					size_t t = touched[y];
-
-					touched[y] = touched[y - 1];
-					touched[y - 1] = t;
-				}
-		}
-		for (size_t x = 0; x < nr_touched; x++) {
-			struct view_edge *ed = its_vec_push(&vi->more_edges,
-							    &vi->nr_more_edges,
-							    sizeof(*ed));
-
-			if (!ed)
-				goto nomem;
-			ed->coll = touched[x];
-			ed->count = count[touched[x]];
-			count[touched[x]] = 0;
-			vd->nr_edges++;
-		}
+		rc = build_events(b, vi, vd, d, itt_read, count, touched);
 	}
-	goto out;
-nomem:
-	rc = oom(b);
+	/* the vectors have stopped moving: point at the copies */
+	for (size_t i = 0; i < vi->nr_devs; i++)
+		vi->devs[i].rec = &vi->devs[i].dte;
+	for (size_t i = 0; i < vi->nr_events; i++)
+		vi->events[i].rec = &vi->events[i].ite;
 out:
 	free(count);
 	free(touched);
@@ -669,12 +736,8 @@ static void dump_counts(struct view *v, const struct view_opts *o)
 				s->hidden++;
 				continue;
 			}
-			if (c->e.valid && (c->flags & ITS_F_UNREACHABLE))
-				s->unreachable++;
-			else if (c->e.valid)
-				s->collections++;
-			if (c->flags & ITS_F_ANOMALY)
-				s->flagged++;
+			count_entry(s, &s->collections, c->e.valid,
+				    c->flags & ITS_F_UNREACHABLE, c->flags);
 		}
 		for (size_t k = 0; k < its->nr_l1; k++) {
 			if (!its->l1[k].e.valid && !o->all) {
@@ -684,34 +747,8 @@ static void dump_counts(struct view *v, const struct view_opts *o)
 			if (its->l1[k].flags & ITS_F_ANOMALY)
 				s->flagged++;
 		}
-		for (size_t k = 0; k < its->nr_devs; k++) {
-			const struct its_dev_rec *d = &its->devs[k];
-
-			if (!want_device(o, d->device_id))
-				continue;
-			if (!d->e.valid && !o->all) {
-				s->hidden++;
-				continue;
-			}
-			if (d->e.valid && (d->flags & ITS_F_UNREACHABLE))
-				s->unreachable++;
-			else if (d->e.valid)
-				s->devices++;
-			if (d->flags & ITS_F_ANOMALY)
-				s->flagged++;
-			for (size_t j = 0; j < d->nr_events; j++) {
-				const struct its_ite_rec *e = &d->events[j];
-
-				if (!e->e.valid && !o->all) {
-					s->hidden++;
-					continue;
-				}
-				if (e->e.valid)
-					s->events++;
-				if (e->flags & ITS_F_ANOMALY)
-					s->flagged++;
-			}
-		}
+		/* devices and events: counted by build_devs, which has their
+		 * lists' walk */
 		s->unreadable += its->nr_holes;
 	}
 }

@@ -27,8 +27,16 @@ struct view_mark {
 	enum problem_id prob[VIEW_MAX_NOTES];
 };
 
+/* rec of an event or a device is the walked record as the view shows it:
+ * a copy whose flags add what its_chain_* say of KVM's restore, as
+ * its-dump's text and JSON count it (SKIPPED_BY_NEXT, AFTER_TERMINATOR);
+ * an event of an ITT the restore never reads carries its DTE's flag for
+ * it, SKIPPED_BY_NEXT when the restore rejects the DTE and reads past it
+ * (the text and JSON only dim such an event: a graph node has no dimmer
+ * look than the flag's). rec points at the copy held beside it. */
 struct view_event {
-	const struct its_ite_rec *rec;
+	const struct its_ite_rec *rec;	/* &ite */
+	struct its_ite_rec ite;
 	long coll;			/* index into view_its.colls, -1: none */
 	struct view_mark mark;
 };
@@ -40,7 +48,8 @@ struct view_edge {
 };
 
 struct view_dev {
-	const struct its_dev_rec *rec;
+	const struct its_dev_rec *rec;	/* &dte */
+	struct its_dev_rec dte;
 	uint64_t itt_bytes;		/* 0: the walk did not read the ITT */
 	size_t first_event, nr_events;	/* shown, in view_its.events */
 	size_t nr_more;			/* events past REPORT_DOT_MAX_EVENTS */

@@ -5,6 +5,7 @@
  * combinations refused, and every graph rendered by Graphviz when it is
  * installed. */
 #include <check.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,6 +545,149 @@ START_TEST(dot_two_its_clusters)
 }
 END_TEST
 
+/* ---- entries KVM's restore never reaches through the next lists ---- */
+
+/* The input of check_dump.c's regress_unreachable_chains: DeviceID 8's
+ * event 1 ends its ITT at event 1; 16's event 0 jumps over event 1;
+ * DeviceID 16's next (16) jumps over 24 to 32, whose next 0 leaves 40
+ * after the end. Unreachable: DTEs 0x18 and 0x28, events 8/2, 8/3, 16/1
+ * and the events of the two devices the restore never reaches. */
+static const char chains_spec[] =
+	"{\"vcpus\": 1,\n"
+	" \"ram\": [{\"name\": \"mach-virt.ram\", \"gpa\": \"0x40000000\", \"size\": \"0x1000000\"}],\n"
+	" \"its\": [{\"registers\": {\"GITS_CTLR\": \"0x80000001\", \"GITS_IIDR\": \"0x4b00043b\"},\n"
+	"  \"device_table\": {\"gpa\": \"0x40a10000\", \"pages\": 1},\n"
+	"  \"collection_table\": {\"gpa\": \"0x40a30000\", \"pages\": 1},\n"
+	"  \"collections\": [{\"icid\": 0, \"target\": 0}],\n"
+	"  \"devices\": [\n"
+	"   {\"device_id\": 8, \"itt\": \"0x40c00000\", \"event_id_bits\": 2, \"events\": [\n"
+	"     {\"event_id\": 0, \"lpi\": 8192}, {\"event_id\": 1, \"lpi\": 8193, \"next\": 0},\n"
+	"     {\"event_id\": 2, \"lpi\": 8194}, {\"event_id\": 3, \"lpi\": 8195}]},\n"
+	"   {\"device_id\": 16, \"itt\": \"0x40c00100\", \"event_id_bits\": 2, \"next\": 16, \"events\": [\n"
+	"     {\"event_id\": 0, \"lpi\": 8196, \"next\": 2}, {\"event_id\": 1, \"lpi\": 8197},\n"
+	"     {\"event_id\": 2, \"lpi\": 8198}]},\n"
+	"   {\"device_id\": 24, \"itt\": \"0x40c00200\", \"events\": [{\"event_id\": 0, \"lpi\": 8199}]},\n"
+	"   {\"device_id\": 32, \"itt\": \"0x40c00300\", \"next\": 0, \"events\": [{\"event_id\": 0, \"lpi\": 8200}]},\n"
+	"   {\"device_id\": 40, \"itt\": \"0x40c00400\", \"events\": [{\"event_id\": 0, \"lpi\": 8201}]}]}],\n"
+	" \"redistributors\": [{\"cpu\": 0, \"GICR_PROPBASER\": \"0x40a4078f\", \"GICR_PENDBASER\": \"0x40a50780\"}],\n"
+	" \"raw\": [{\"gpa\": \"0x40a40000\", \"size\": \"0x10000\", \"fill\": \"0xa2\"}]}\n";
+
+static long long json_count(json_object *sum, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(sum, key, &v) &&
+		      json_object_is_type(v, json_type_int),
+		      "no count '%s' in %s", key, json_object_to_json_string(sum));
+	return json_object_get_int64(v);
+}
+
+/* The graph's title as dot.c words its-dump's summary, from its-dump -j's
+ * counts (x: an extra option, or NULL). */
+static void dot_title_from_json(char *buf, size_t len, const char *x,
+				long long *unreachable)
+{
+	struct t_run r;
+	json_object *doc, *sum;
+	long long c, d, e, u, f, h;
+
+	run_fix(&r, "its-dump", "chains", "-j", x);
+	ck_assert_int_eq(r.status, 0);
+	doc = json_tokener_parse(r.out);
+	ck_assert_msg(doc && json_object_object_get_ex(doc, "summary", &sum),
+		      "no summary in %.200s", r.out);
+	c = json_count(sum, "collections");
+	d = json_count(sum, "devices");
+	e = json_count(sum, "events");
+	u = json_count(sum, "unreachable");
+	f = json_count(sum, "flagged");
+	h = json_count(sum, "unreadable");
+	snprintf(buf, len, "ITS 0, layout kvm; %lld collection%s, %lld device%s, %lld event%s; %lld unreachable, %lld flagged, %lld unreadable\"];\n",
+		 c, c == 1 ? "" : "s", d, d == 1 ? "" : "s", e, e == 1 ? "" : "s",
+		 u, f, h);
+	*unreachable = u;
+	json_object_put(doc);
+	t_run_free(&r);
+}
+
+/* A node line of the graph (its attributes up to "];"). */
+static char *node_line(const char *dot, const char *id)
+{
+	char key[96];
+	const char *p, *end;
+
+	snprintf(key, sizeof(key), "\t%s [", id);
+	p = strstr(dot, key);
+	ck_assert_msg(p != NULL, "no node %s in:\n%.3000s", id, dot);
+	end = strstr(p, "];\n");
+	ck_assert_ptr_nonnull(end);
+	return strndup(p, (size_t)(end - p));
+}
+
+START_TEST(dot_unreachable_chains)
+{
+	static const char *const unreachable[] = {
+		"d_0_0x18", "d_0_0x28", "e_0_0x8_2", "e_0_0x8_3",
+		"e_0_0x10_1", "e_0_0x18_0", "e_0_0x28_0",
+	};
+	static const char *const live[] = {
+		"d_0_0x8", "d_0_0x10", "d_0_0x20", "e_0_0x8_0", "e_0_0x8_1",
+		"e_0_0x10_0", "e_0_0x10_2", "e_0_0x20_0",
+	};
+	char path[512], title[256];
+	long long nr_unreachable;
+	struct t_run r, m;
+
+	free(t_write_file("chains.json", 0, chains_spec, sizeof(chains_spec) - 1));
+	snprintf(path, sizeof(path), "%s/chains.json", t_tmpdir());
+	gen_spec(path, "chains");
+
+	/* the title counts what its-dump -j counts: 7 off the lists */
+	dot_title_from_json(title, sizeof(title), NULL, &nr_unreachable);
+	ck_assert_str_eq(title, "ITS 0, layout kvm; 1 collection, 3 devices, 5 events; 7 unreachable, 0 flagged, 0 unreadable\"];\n");
+	run_fix(&r, "its-dump", "chains", "--format=dot", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	has(r.out, title);
+	/* each of them dashed, and nothing else */
+	for (size_t i = 0; i < sizeof(unreachable) / sizeof(unreachable[0]); i++) {
+		char *line = node_line(r.out, unreachable[i]);
+
+		ck_assert_msg(strstr(line, ", color=\"darkorange\", style=\"dashed\"") != NULL,
+			      "%s not drawn unreachable: %s", unreachable[i], line);
+		free(line);
+	}
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+		char *line = node_line(r.out, live[i]);
+
+		ck_assert_msg(strstr(line, "style=") == NULL, "%s drawn unreachable: %s",
+			      live[i], line);
+		free(line);
+	}
+	ck_assert_uint_eq(count(r.out, "style=\"dashed\""), (size_t)nr_unreachable);
+	/* the device the list skips names why; its event, never read, too */
+	has(r.out, "\td_0_0x18 [shape=box, label=\"DeviceID 0x18\\nITT 0x40c00200\\n16 B, 1 EventID bit\\n[skipped_by_next]\", color=\"darkorange\", style=\"dashed\", tooltip=\"walk flags: skipped_by_next\"];\n");
+	has(r.out, "\te_0_0x8_2 [shape=ellipse, label=\"EventID 2\\nLPI 8194\\n[after_terminator]\", color=\"darkorange\", style=\"dashed\", tooltip=\"walk flags: after_terminator\"];\n");
+	render("chains", r.out);
+	/* the map places the ITTs of the devices the graph draws, and exits
+	 * as the text does */
+	run_fix(&m, "its-dump", "chains", "--format=map", NULL);
+	ck_assert_int_eq(m.status, 0);
+	map_matches_dot(m.out, r.out);
+	t_run_free(&m);
+	t_run_free(&r);
+
+	/* one device: the lists are still walked through every entry */
+	dot_title_from_json(title, sizeof(title), "--device=0x18", &nr_unreachable);
+	ck_assert_str_eq(title, "ITS 0, layout kvm; 1 collection, 0 devices, 0 events; 2 unreachable, 0 flagged, 0 unreadable\"];\n");
+	run_fix(&r, "its-dump", "chains", "--format=dot", "--device=0x18");
+	ck_assert_int_eq(r.status, 0);
+	has(r.out, title);
+	ck_assert_uint_eq(count(r.out, "style=\"dashed\""), 2);
+	t_run_free(&r);
+}
+END_TEST
+
 /* ---- escaping, filters, statuses, refusals ---- */
 
 START_TEST(dot_escapes_labels)
@@ -670,6 +814,7 @@ Suite *suite_render(void)
 	tcase_add_test(tc, fsck_dot_dropped_and_unmapped);
 	tcase_add_test(tc, dot_collapses_big_itt);
 	tcase_add_test(tc, dot_two_its_clusters);
+	tcase_add_test(tc, dot_unreachable_chains);
 	tcase_add_test(tc, dot_escapes_labels);
 	tcase_add_test(tc, device_filter);
 	tcase_add_test(tc, exit_status_as_text);
