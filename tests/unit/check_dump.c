@@ -584,27 +584,8 @@ END_TEST
  * were counted as live ("0 unreachable"); its-dump(1) counts them
  * unreachable, and so does its-fsck (DTE_DROPPED, ITE_DROPPED). DeviceID 8
  * ends its ITT at event 1; 16's event 0 jumps over event 1; DeviceID 16's
- * next (16) jumps over 24 to 32, whose next 0 leaves 40 after the end. */
-static const char chains_spec[] =
-	"{\"vcpus\": 1,\n"
-	" \"ram\": [{\"name\": \"mach-virt.ram\", \"gpa\": \"0x40000000\", \"size\": \"0x1000000\"}],\n"
-	" \"its\": [{\"registers\": {\"GITS_CTLR\": \"0x80000001\", \"GITS_IIDR\": \"0x4b00043b\"},\n"
-	"  \"device_table\": {\"gpa\": \"0x40a10000\", \"pages\": 1},\n"
-	"  \"collection_table\": {\"gpa\": \"0x40a30000\", \"pages\": 1},\n"
-	"  \"collections\": [{\"icid\": 0, \"target\": 0}],\n"
-	"  \"devices\": [\n"
-	"   {\"device_id\": 8, \"itt\": \"0x40c00000\", \"event_id_bits\": 2, \"events\": [\n"
-	"     {\"event_id\": 0, \"lpi\": 8192}, {\"event_id\": 1, \"lpi\": 8193, \"next\": 0},\n"
-	"     {\"event_id\": 2, \"lpi\": 8194}, {\"event_id\": 3, \"lpi\": 8195}]},\n"
-	"   {\"device_id\": 16, \"itt\": \"0x40c00100\", \"event_id_bits\": 2, \"next\": 16, \"events\": [\n"
-	"     {\"event_id\": 0, \"lpi\": 8196, \"next\": 2}, {\"event_id\": 1, \"lpi\": 8197},\n"
-	"     {\"event_id\": 2, \"lpi\": 8198}]},\n"
-	"   {\"device_id\": 24, \"itt\": \"0x40c00200\", \"events\": [{\"event_id\": 0, \"lpi\": 8199}]},\n"
-	"   {\"device_id\": 32, \"itt\": \"0x40c00300\", \"next\": 0, \"events\": [{\"event_id\": 0, \"lpi\": 8200}]},\n"
-	"   {\"device_id\": 40, \"itt\": \"0x40c00400\", \"events\": [{\"event_id\": 0, \"lpi\": 8201}]}]}],\n"
-	" \"redistributors\": [{\"cpu\": 0, \"GICR_PROPBASER\": \"0x40a4078f\", \"GICR_PENDBASER\": \"0x40a50780\"}],\n"
-	" \"raw\": [{\"gpa\": \"0x40a40000\", \"size\": \"0x10000\", \"fill\": \"0xa2\"}]}\n";
-
+ * next (16) jumps over 24 to 32, whose next 0 leaves 40 after the end
+ * (tests/fixtures/unreachable-chains.json). */
 START_TEST(regress_unreachable_chains)
 {
 	char *writer = t_build("its-fixture"), *dump = t_build("its-dump");
@@ -612,15 +593,11 @@ START_TEST(regress_unreachable_chains)
 	json_object *doc, *devs, *probs;
 	size_t dropped = 0;
 	struct t_run r;
-	FILE *f;
 
-	snprintf(spec, sizeof(spec), "%s/chains.json", t_tmpdir());
+	snprintf(spec, sizeof(spec), "%s/tests/fixtures/unreachable-chains.json",
+		 t_env("ITS_SOURCE_DIR"));
 	snprintf(elf, sizeof(elf), "%s/chains.elf", t_tmpdir());
 	snprintf(regs, sizeof(regs), "%s/chains.regs.json", t_tmpdir());
-	f = fopen(spec, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(chains_spec, f);
-	fclose(f);
 	{
 		const char *argv[] = { writer, spec, "-o", elf, "--regs", regs,
 				       NULL };
