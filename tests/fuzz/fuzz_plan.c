@@ -112,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wo.layout = its_layout_find(layouts[in.layout]);
 	if (its_walk(in.snap->mem, &in.rs, &wo, &img, &err) < 0)
 		goto out;
+	if (!fz_small(img))
+		goto out_img;
 	cx.snap = in.snap;
 	cx.mem = in.snap->mem;
 	cx.img = img;

@@ -67,12 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		goto out;
 	}
+	if (!fz_small(img))
+		goto out_img;
 	o = out_new(mode, devnull, false);
 	report_dump(o, in.snap, img, &dopts, &dsum);
 	out_finish(o);
 	out_free(o);
 	run_check(in.snap, img, in.older ? ((data[0] >> 5) & 1 ? "4.14" : "5.10") :
 		  "upstream", mode);
+out_img:
 	its_image_free(img);
 out:
 	fz_close(&in);
