@@ -269,6 +269,19 @@ int ms_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
 		      b[0]);
 }
 
+int ms_vmdesc_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
+			   uint32_t sid, const char *idstr, uint64_t n)
+{
+	char after[96], missing[480];
+
+	snprintf(after, sizeof(after), "after the %llu bytes the vmdesc describes",
+		 (unsigned long long)n);
+	snprintf(missing, sizeof(missing),
+		 "vmdesc description of section '%s' (id %u) does not match the stream: no footer after its %llu bytes",
+		 idstr, sid, (unsigned long long)n);
+	return ms_footer_check(p, off, hdr, sid, idstr, after, missing);
+}
+
 static int ms_footer(struct ms_parser *p, uint64_t off, uint32_t sid,
 		     const char *idstr)
 {
@@ -1038,18 +1051,9 @@ static int ms_skip_full(struct ms_parser *p, size_t rec, uint64_t off,
 		/* QEMU 7.2 describes arrays of pointers mixing NULL and
 		 * non-NULL wrongly (spec 8.4): try the footer */
 		hyp = ms_resync(p, payload, sid, &e, &to_eof);
-		if (hyp != 1) {
-			char after[96], missing[480];
-
-			snprintf(after, sizeof(after),
-				 "after the %llu bytes the vmdesc describes",
-				 (unsigned long long)n);
-			snprintf(missing, sizeof(missing),
-				 "vmdesc description of section '%s' (id %u) does not match the stream: no footer after its %llu bytes",
-				 idstr, sid, (unsigned long long)n);
-			return ms_footer_check(p, payload + n, off, sid, idstr,
-					       after, missing);
-		}
+		if (hyp != 1)
+			return ms_vmdesc_footer_check(p, payload + n, off, sid,
+						      idstr, n);
 		ms_warn(p, "offset %llu: vmdesc description of section '%s' (id %u) does not match the stream (%llu bytes described, %llu found by the footer)",
 			(unsigned long long)off, idstr, sid,
 			(unsigned long long)n,

@@ -329,18 +329,9 @@ static int gicv3_vmdesc(struct ms_parser *p, uint64_t rec, uint64_t payload,
 		return ms_bad(p, rec,
 			      "vmdesc description of section 'arm_gicv3' (id %u) unusable: %s",
 			      sid, why);
-	if (!ms_footer_at(p, payload + total, sid)) {
-		char after[96], missing[192];
-
-		snprintf(after, sizeof(after),
-			 "after the %llu bytes the vmdesc describes",
-			 (unsigned long long)total);
-		snprintf(missing, sizeof(missing),
-			 "vmdesc description of section 'arm_gicv3' (id %u) does not match the stream: no footer after its %llu bytes",
-			 sid, (unsigned long long)total);
-		return ms_footer_check(p, payload + total, rec, sid,
-				       "arm_gicv3", after, missing);
-	}
+	if (!ms_footer_at(p, payload + total, sid))
+		return ms_vmdesc_footer_check(p, payload + total, rec, sid,
+					      "arm_gicv3", total);
 	if (!json_object_object_get_ex(dev, "fields", &fields) ||
 	    !json_object_is_type(fields, json_type_array))
 		return ms_bad(p, rec,

@@ -181,6 +181,9 @@ bool ms_footer_at(struct ms_parser *p, uint64_t off, uint32_t sid);
 int ms_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
 		    uint32_t sid, const char *idstr, const char *after,
 		    const char *missing);
+/* The same, for a section sized by the vmdesc at n bytes. */
+int ms_vmdesc_footer_check(struct ms_parser *p, uint64_t off, uint64_t hdr,
+			   uint32_t sid, const char *idstr, uint64_t n);
 /* Could a top-level record start at off (spec 14.4)? */
 bool ms_plausible_record(struct ms_parser *p, uint64_t off);
 /* Records: ms_rec_begin returns an index, or SIZE_MAX when the record is
