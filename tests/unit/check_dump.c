@@ -45,32 +45,6 @@ static void gen(const char *name)
 	free(writer);
 }
 
-/* its-dump --its-regs NAME.regs.json [extra...] NAME.elf, run in the temp
- * dir so that outputs name the files by relative path. */
-static void dump(struct t_run *r, const char *name, const char *x1,
-		 const char *x2, const char *x3)
-{
-	char *prog = t_build("its-dump"), elf[256], regs[256];
-	const char *argv[10];
-	int n = 0;
-
-	snprintf(elf, sizeof(elf), "%s.elf", name);
-	snprintf(regs, sizeof(regs), "%s.regs.json", name);
-	argv[n++] = prog;
-	argv[n++] = "--its-regs";
-	argv[n++] = regs;
-	if (x1)
-		argv[n++] = x1;
-	if (x2)
-		argv[n++] = x2;
-	if (x3)
-		argv[n++] = x3;
-	argv[n++] = elf;
-	argv[n] = NULL;
-	t_run_in(r, t_tmpdir(), argv);
-	free(prog);
-}
-
 static json_object *parse(const char *text)
 {
 	json_object *o = json_tokener_parse(text);
@@ -226,7 +200,7 @@ static void check_against_manifest(const char *name)
 	struct t_run r;
 
 	gen(name);
-	dump(&r, name, "--json", "--all", NULL);
+	t_run_fixture(&r, "its-dump", name, "--json", "--all", NULL);
 	ck_assert_msg(r.status == 0 || r.status == 1, "%s: exit %d: %s", name,
 		      r.status, r.err);
 	snprintf(path, sizeof(path), "%s/%s.manifest.json", t_tmpdir(), name);
@@ -340,7 +314,7 @@ static void golden(const char *name, const char *variant, const char *x1,
 	struct t_run r;
 
 	gen(name);
-	dump(&r, name, x1, x2, NULL);
+	t_run_fixture(&r, "its-dump", name, x1, x2, NULL);
 	ck_assert_msg(r.status == want_status, "%s: exit %d, expected %d: %s",
 		      name, r.status, want_status, r.err);
 	snprintf(rel, sizeof(rel), "tests/fixtures/golden/%s%s", name, variant);
@@ -383,12 +357,12 @@ static void bad_elf(const char *name, const char *want_err)
 	json_object *doc;
 
 	gen(name);
-	dump(&r, name, NULL, NULL, NULL);
+	t_run_fixture(&r, "its-dump", name, NULL, NULL, NULL);
 	ck_assert_int_eq(r.status, 8);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_str_eq(r.err, want_err);
 	t_run_free(&r);
-	dump(&r, name, "-j", NULL, NULL);
+	t_run_fixture(&r, "its-dump", name, "-j", NULL, NULL);
 	ck_assert_int_eq(r.status, 8);
 	doc = parse(r.out);
 	ck_assert_str_eq(gets(get(doc, "error"), "file"), strchr(want_err, ' ') + 1 ?
@@ -428,7 +402,7 @@ START_TEST(jq_and_regs_round_trip)
 	FILE *f;
 
 	gen("flat-24dev");
-	dump(&r, "flat-24dev", "-j", NULL, NULL);
+	t_run_fixture(&r, "its-dump", "flat-24dev", "-j", NULL, NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_int_ge(asprintf(&json_path, "%s/out.json", t_tmpdir()), 0);
 	f = fopen(json_path, "w");
@@ -483,7 +457,7 @@ START_TEST(device_filter_and_options)
 	json_object *doc, *devs;
 
 	gen("flat-24dev");
-	dump(&r, "flat-24dev", "-j", "-d", "0x10");
+	t_run_fixture(&r, "its-dump", "flat-24dev", "-j", "-d", "0x10");
 	ck_assert_int_eq(r.status, 0);
 	doc = parse(r.out);
 	devs = get(idx(get(doc, "its"), 0), "devices");
@@ -493,7 +467,7 @@ START_TEST(device_filter_and_options)
 	json_object_put(doc);
 	t_run_free(&r);
 	/* a command-line register overrides the file: BASER0 invalid */
-	dump(&r, "flat-24dev", "-j", "--baser", "0=0x3907000040a10601");
+	t_run_fixture(&r, "its-dump", "flat-24dev", "-j", "--baser", "0=0x3907000040a10601");
 	ck_assert_int_eq(r.status, 0);
 	doc = parse(r.out);
 	ck_assert_uint_eq(len(get(idx(get(doc, "its"), 0), "devices")), 0);

@@ -53,23 +53,7 @@ static void gen(const char *rel, const char *name)
 static void run_fix(struct t_run *r, const char *prog, const char *name,
 		    const char *x1, const char *x2)
 {
-	char *p = t_build(prog), elf[256], regs[256];
-	const char *argv[8];
-	int n = 0;
-
-	snprintf(elf, sizeof(elf), "%s.elf", name);
-	snprintf(regs, sizeof(regs), "%s.regs.json", name);
-	argv[n++] = p;
-	argv[n++] = "--its-regs";
-	argv[n++] = regs;
-	if (x1)
-		argv[n++] = x1;
-	if (x2)
-		argv[n++] = x2;
-	argv[n++] = elf;
-	argv[n] = NULL;
-	t_run_in(r, t_tmpdir(), argv);
-	free(p);
+	t_run_fixture(r, prog, name, x1, x2, NULL);
 }
 
 /* prog [x1] [x2] SAMPLE, in the samples directory (relative names). */

@@ -166,3 +166,27 @@ char *t_src(const char *rel)
 	ck_assert_int_ge(asprintf(&p, "%s/%s", t_env("ITS_SOURCE_DIR"), rel), 0);
 	return p;
 }
+
+void t_run_fixture(struct t_run *r, const char *prog, const char *name,
+		   const char *x1, const char *x2, const char *x3)
+{
+	char *p = t_build(prog), elf[256], regs[256];
+	const char *argv[8];
+	int n = 0;
+
+	snprintf(elf, sizeof(elf), "%s.elf", name);
+	snprintf(regs, sizeof(regs), "%s.regs.json", name);
+	argv[n++] = p;
+	argv[n++] = "--its-regs";
+	argv[n++] = regs;
+	if (x1)
+		argv[n++] = x1;
+	if (x2)
+		argv[n++] = x2;
+	if (x3)
+		argv[n++] = x3;
+	argv[n++] = elf;
+	argv[n] = NULL;
+	t_run_in(r, t_tmpdir(), argv);
+	free(p);
+}

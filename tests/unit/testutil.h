@@ -34,6 +34,11 @@ void t_run_in(struct t_run *r, const char *dir, const char *const argv[]);
 void t_run_full(struct t_run *r, const char *dir, int in_fd,
 		const char *const argv[]);
 void t_run_free(struct t_run *r);
+/* prog --its-regs NAME.regs.json [x1] [x2] [x3] NAME.elf (NULLs skipped),
+ * in the temp dir so outputs name the files by relative path: the ELF core
+ * and registers file its-fixture writes for NAME. */
+void t_run_fixture(struct t_run *r, const char *prog, const char *name,
+		   const char *x1, const char *x2, const char *x3);
 
 /* Path of a built program / a source file. Caller frees. */
 char *t_build(const char *name);
